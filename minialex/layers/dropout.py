@@ -1,0 +1,42 @@
+"""Dropout (paper section 4.2)."""
+import numpy as np
+
+from ..backend import get_array_module
+from .layer import Layer
+
+
+class Dropout(Layer):
+    """Zero each input with probability p while training.
+
+    "Inverted" dropout: the survivors are multiplied by 1/(1-p) at training
+    time, so at test time the layer is the identity. The paper instead
+    multiplies by 1-p at test time (0.5 for p = 0.5); the expected outputs are
+    the same. Any shape in, same shape out.
+
+    ``rng``: the NumPy generator that draws the masks, kept on the layer so a
+    checkpoint can save it and a resumed run draws the same masks. On the GPU
+    masks come from CuPy's generator.
+    """
+
+    def __init__(self, p=0.5, rng=None):
+        super().__init__()
+        if not 0 <= p < 1:
+            raise ValueError(f"Dropout: p must be in [0, 1), got {p}")
+        self.p = p
+        self.rng = rng if rng is not None else np.random.default_rng()
+
+    def extra_repr(self):
+        return f"p={self.p}"
+
+    def forward(self, x):
+        self._check_input(x)
+        if not self.training or self.p == 0:
+            self._mask = None
+            return x
+        xp = get_array_module(x)
+        u = self.rng.random(x.shape, dtype=x.dtype) if xp is np else xp.random.random(x.shape, dtype=x.dtype)
+        self._mask = (u >= self.p).astype(x.dtype) / x.dtype.type(1 - self.p)
+        return x * self._mask
+
+    def backward(self, dout):
+        return dout if self._mask is None else dout * self._mask

@@ -1,0 +1,126 @@
+"""Max and average pooling, with the paper's overlapping windows (section 3.4).
+
+AlexNet pools 3x3 windows with stride 2, so neighbouring windows share a row or
+column: the backward pass must add the gradients of every window an input
+falls in, which is where wrong implementations hide.
+
+The fast path never loops over pixels: it loops over the k*k offsets of the
+window, and each offset (i, j) is one strided slice of the padded input, the
+(i, j)-th element of every window at once.
+"""
+import numpy as np
+
+from ..backend import get_array_module
+from .im2col import pad_hw
+from .layer import Layer
+from .sizes import pool_output_size
+
+
+class _Pool2d(Layer):
+    """Shared geometry. Shapes: x (N, C, H, W) -> out (N, C, OH, OW)."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False):
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = kernel_size if stride is None else stride
+        self.padding, self.ceil_mode = padding, ceil_mode
+        if padding > kernel_size // 2:
+            raise ValueError(f"{self!r}: padding={padding} must be at most kernel_size // 2, "
+                             "or some windows would hold padding only")
+
+    def extra_repr(self):
+        s = f"kernel_size={self.kernel_size}, stride={self.stride}"
+        s += f", padding={self.padding}" if self.padding else ""
+        return s + (", ceil_mode=True" if self.ceil_mode else "")
+
+    def output_shape(self, input_shape):
+        n, c, h, w = input_shape
+        k, s, p = self.kernel_size, self.stride, self.padding
+        return n, c, pool_output_size(h, k, s, p, self.ceil_mode), pool_output_size(w, k, s, p, self.ceil_mode)
+
+    def _padded(self, x, value):
+        """Pad so that every window lies inside: (H + 2p) grows to (OH - 1) * stride + k if needed."""
+        self._check_input(x, 4, "(N, C, H, W)")
+        n, c, h, w = x.shape
+        k, p = self.kernel_size, self.padding
+        if h + 2 * p < k or w + 2 * p < k:
+            raise ValueError(f"{self!r}: window {k}x{k} is larger than the padded input "
+                             f"{h + 2 * p}x{w + 2 * p} (input shape {tuple(x.shape)})")
+        _, _, oh, ow = self.output_shape(x.shape)
+        hp, wp = (oh - 1) * self.stride + k, (ow - 1) * self.stride + k
+        xpad = pad_hw(x, (p, max(0, hp - h - p), p, max(0, wp - w - p)), value)
+        self._geometry = x.shape, oh, ow, xpad.shape
+        return xpad
+
+    def _offsets(self):
+        """Yield (i*k + j, slice_h, slice_w): element (i, j) of every window."""
+        _, oh, ow, _ = self._geometry
+        k, s = self.kernel_size, self.stride
+        for i in range(k):
+            for j in range(k):
+                yield i * k + j, slice(i, i + s * oh, s), slice(j, j + s * ow, s)
+
+    def _scatter(self, xp, dtype, pieces):
+        """Backward of "read each offset's slice": add ``pieces[idx]`` back into
+        those slices of a zero padded input, then cut the padding off."""
+        (_, _, h, w), _, _, padded_shape = self._geometry
+        dxpad = xp.zeros(padded_shape, dtype=dtype)
+        for idx, sh, sw in self._offsets():
+            dxpad[:, :, sh, sw] += pieces(idx)
+        p = self.padding
+        return dxpad[:, :, p:p + h, p:p + w]
+
+
+class MaxPool2d(_Pool2d):
+    """Maximum over each kernel_size x kernel_size window.
+
+    Forward keeps, for every window, which of its k*k offsets held the maximum
+    (the first one, on ties). Backward routes each window's gradient to that one
+    input; overlapping windows add.
+    """
+
+    def forward(self, x):
+        xpad = self._padded(x, -np.inf)
+        xp = get_array_module(x)
+        out = argmax = None
+        for idx, sh, sw in self._offsets():
+            v = xpad[:, :, sh, sw]
+            if out is None:
+                out, argmax = v.copy(), xp.zeros(v.shape, dtype=np.uint8)
+                continue
+            better = v > out  # strict: on a tie the earlier offset keeps the gradient
+            xp.copyto(out, v, where=better)
+            xp.copyto(argmax, np.uint8(idx), where=better)
+        self._argmax = argmax
+        return out
+
+    def backward(self, dout):
+        """dout (N, C, OH, OW) -> dx (N, C, H, W)."""
+        return self._scatter(get_array_module(dout), dout.dtype, lambda idx: dout * (self._argmax == idx))
+
+
+class AvgPool2d(_Pool2d):
+    """Mean over each window. Zero padding counts in the divisor; the extra
+    overhang that ``ceil_mode`` adds does not (as PyTorch with
+    count_include_pad=True), so a partial last window is still a true mean."""
+
+    def _divisor(self, xp, dtype):
+        (_, _, h, w), oh, ow, _ = self._geometry
+        k, s, p = self.kernel_size, self.stride, self.padding
+        rows = np.minimum(np.arange(oh) * s + k, h + 2 * p) - np.arange(oh) * s
+        cols = np.minimum(np.arange(ow) * s + k, w + 2 * p) - np.arange(ow) * s
+        return xp.asarray(np.outer(rows, cols), dtype=dtype)
+
+    def forward(self, x):
+        xpad = self._padded(x, 0.0)
+        xp = get_array_module(x)
+        out = None
+        for _, sh, sw in self._offsets():
+            out = xpad[:, :, sh, sw].copy() if out is None else out + xpad[:, :, sh, sw]
+        self._div = self._divisor(xp, x.dtype)
+        return out / self._div
+
+    def backward(self, dout):
+        """dout (N, C, OH, OW) -> dx (N, C, H, W): each input gets 1/count of every window it is in."""
+        share = dout / self._div
+        return self._scatter(get_array_module(dout), dout.dtype, lambda idx: share)

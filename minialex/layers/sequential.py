@@ -1,0 +1,59 @@
+"""A chain of layers: forward left to right, backward right to left."""
+from .layer import Layer
+
+
+class Sequential(Layer):
+    """``Sequential(Conv2d(...), ReLU(), ...)``; ``names`` optionally labels the layers
+    (e.g. "conv1"), which ``parameters()`` uses ("conv1.W")."""
+
+    def __init__(self, *layers, names=None):
+        super().__init__()
+        self.layers = list(layers)
+        self.names = list(names) if names is not None else [str(i) for i in range(len(layers))]
+        if len(self.names) != len(self.layers):
+            raise ValueError("Sequential: give one name per layer")
+
+    def __getitem__(self, i):
+        return self.layers[i] if isinstance(i, int) else self.layers[self.names.index(i)]
+
+    def __len__(self):
+        return len(self.layers)
+
+    def __repr__(self):
+        rows = [f"  ({name}): {layer!r}" for name, layer in zip(self.names, self.layers)]
+        return "Sequential(\n" + "\n".join(rows) + "\n)"
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def backward(self, dout):
+        """Returns dL/dx, or None when the first layer skips its input gradient."""
+        for layer in reversed(self.layers):
+            dout = layer.backward(dout)
+            if dout is None:
+                return None
+        return dout
+
+    def train(self):
+        self.training = True
+        for layer in self.layers:
+            layer.train()
+        return self
+
+    def eval(self):
+        self.training = False
+        for layer in self.layers:
+            layer.eval()
+        return self
+
+    def parameters(self):
+        return [(f"{name}.{pname}", owner, key)
+                for name, layer in zip(self.names, self.layers)
+                for pname, owner, key in layer.parameters()]
+
+    def to(self, device=None, dtype=None):
+        for layer in self.layers:
+            layer.to(device, dtype)
+        return self

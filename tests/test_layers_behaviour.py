@@ -1,0 +1,125 @@
+"""Fast layers against the plain-loop references, dtypes, modes and input errors."""
+import numpy as np
+import pytest
+
+from minialex.backend import to_numpy
+from minialex.layers import (AvgPool2d, Conv2d, Dropout, Flatten, Linear, LocalResponseNorm, MaxPool2d, ReLU,
+                             Sequential, SoftmaxCrossEntropy, Tanh)
+from minialex.layers.naive import (avgpool2d_naive, conv2d_naive, lrn_naive, maxpool2d_backward_naive,
+                                   maxpool2d_naive)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_conv2d_matches_naive(on_device, device, seed):
+    rng = np.random.default_rng(seed)
+    groups = int(rng.choice([1, 2, 4]))
+    c, f = 4 * int(rng.integers(1, 3)), 4 * int(rng.integers(1, 3))
+    k, stride, padding = int(rng.integers(1, 6)), int(rng.integers(1, 4)), int(rng.integers(0, 3))
+    h, w = int(rng.integers(k, k + 9)), int(rng.integers(k, k + 9))
+    x = rng.standard_normal((2, c, h, w))
+    layer = Conv2d(c, f, k, stride, padding, groups, weight_std=1.0, rng=rng)
+    layer.params["b"] = rng.standard_normal(f).astype(np.float32)
+    layer.to(dtype=np.float64)
+    expected = conv2d_naive(x, layer.params["W"], layer.params["b"], stride, padding, groups)
+    layer.to(device)
+    np.testing.assert_allclose(to_numpy(layer.forward(on_device(x))), expected, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("kernel, stride, padding, ceil_mode", [
+    (3, 2, 0, False), (3, 1, 0, False), (2, 2, 0, False), (3, 2, 1, False), (3, 2, 0, True), (3, 2, 1, True)])
+@pytest.mark.parametrize("pool, naive", [(MaxPool2d, lambda *a: maxpool2d_naive(*a)[0]), (AvgPool2d, avgpool2d_naive)],
+                         ids=["max", "avg"])
+def test_pooling_matches_naive(on_device, pool, naive, kernel, stride, padding, ceil_mode):
+    x = np.random.default_rng(0).standard_normal((2, 3, 8, 11))
+    out = pool(kernel, stride, padding, ceil_mode).forward(on_device(x))
+    np.testing.assert_allclose(to_numpy(out), naive(x, kernel, stride, padding, ceil_mode), rtol=1e-12)
+
+
+def test_maxpool_ties_route_gradient_to_one_input(on_device):
+    """With ties (a ReLU output is full of zeros) each window's gradient must go to
+    exactly one input, the first maximum, not to every tied one."""
+    x = np.random.default_rng(1).integers(0, 3, size=(2, 2, 7, 7)).astype(np.float64)
+    pool = MaxPool2d(3, 2)
+    out = pool.forward(on_device(x))
+    dout = np.random.default_rng(2).standard_normal(out.shape)
+    dx = to_numpy(pool.backward(on_device(dout)))
+    ref_out, argmax = maxpool2d_naive(x, 3, 2)
+    np.testing.assert_allclose(dx, maxpool2d_backward_naive(dout, argmax, x.shape), rtol=1e-12)
+    np.testing.assert_allclose(dx.sum(), dout.sum())
+
+
+def test_lrn_matches_paper_formula(on_device):
+    x = np.abs(np.random.default_rng(3).standard_normal((2, 9, 4, 5))) * 3
+    for alpha in (1e-4, 0.5):
+        out = LocalResponseNorm(5, alpha, 0.75, 2.0).forward(on_device(x))
+        np.testing.assert_allclose(to_numpy(out), lrn_naive(x, 5, alpha, 0.75, 2.0), rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dtype_is_preserved(on_device, device, dtype):
+    rng = np.random.default_rng(0)
+    model = Sequential(Conv2d(3, 4, 3, padding=1, groups=1, rng=rng), ReLU(), LocalResponseNorm(), MaxPool2d(3, 2),
+                       Conv2d(4, 4, 3, groups=2, rng=rng), Tanh(), AvgPool2d(2, 2), Dropout(0.5), Flatten(),
+                       Linear(4, 3, rng=rng)).to(device, dtype)
+    x = on_device(rng.standard_normal((2, 3, 9, 9)).astype(dtype))
+    out = model.forward(x)
+    assert out.dtype == dtype
+    loss = SoftmaxCrossEntropy()
+    assert loss.forward(out, on_device(np.array([0, 1]))).dtype == dtype
+    dx = model.backward(loss.backward())
+    assert dx.dtype == dtype
+    assert all(owner.grads[key].dtype == dtype for _, owner, key in model.parameters())
+
+
+def test_dropout_train_and_eval(on_device):
+    layer = Dropout(0.5, rng=np.random.default_rng(0))
+    x = on_device(np.ones((100, 100), dtype=np.float32))
+    out = to_numpy(layer.forward(x))
+    assert set(np.unique(out)) == {0.0, 2.0}
+    assert abs(out.mean() - 1.0) < 0.05  # inverted dropout keeps the expectation
+    assert np.array_equal(to_numpy(layer.eval().forward(x)), to_numpy(x))
+
+
+def test_first_layer_can_skip_input_gradient(on_device):
+    conv = Conv2d(3, 2, 3)
+    conv.needs_input_grad = False
+    model = Sequential(conv, ReLU(), Flatten())
+    out = model.forward(on_device(np.ones((1, 3, 5, 5), np.float32)))
+    assert model.backward(out) is None
+    assert conv.grads["W"].shape == conv.params["W"].shape
+
+
+@pytest.mark.parametrize("make, x_shape, dtype, message", [
+    (lambda: Conv2d(3, 8, 3), (2, 3, 8), np.float32, "4-D input"),
+    (lambda: Conv2d(3, 8, 3), (2, 4, 8, 8), np.float32, "4 channels, expected 3"),
+    (lambda: Conv2d(3, 8, 5), (2, 3, 3, 3), np.float32, "larger than the padded input"),
+    (lambda: Conv2d(3, 8, 3), (2, 3, 8, 8), np.uint8, "floating-point"),
+    (lambda: Conv2d(3, 8, 3), (2, 3, 8, 8), np.float64, "parameters are float32"),
+    (lambda: MaxPool2d(3, 2), (2, 3, 2, 2), np.float32, "larger than the padded input"),
+    (lambda: Linear(10, 2), (2, 9), np.float32, "9 features, expected 10"),
+    (lambda: LocalResponseNorm(), (2, 3), np.float32, "4-D input"),
+])
+def test_bad_input_errors(on_device, make, x_shape, dtype, message):
+    layer = make()
+    with pytest.raises(ValueError, match=message) as info:
+        layer.forward(on_device(np.zeros(x_shape, dtype=dtype)))
+    assert type(layer).__name__ in str(info.value)
+
+
+def test_bad_construction_errors():
+    with pytest.raises(ValueError, match="groups=3 must divide"):
+        Conv2d(4, 6, 3, groups=3)
+    with pytest.raises(ValueError, match="must be odd"):
+        LocalResponseNorm(4)
+    with pytest.raises(ValueError, match=r"\[0, 1\)"):
+        Dropout(1.0)
+
+
+def test_loss_label_errors(on_device):
+    loss, logits = SoftmaxCrossEntropy(), on_device(np.zeros((3, 4), np.float32))
+    with pytest.raises(ValueError, match=r"lie in \[0, 4\)"):
+        loss.forward(logits, on_device(np.array([0, 4, 1])))
+    with pytest.raises(ValueError, match="integers"):
+        loss.forward(logits, on_device(np.array([0.0, 1.0, 2.0])))
+    with pytest.raises(ValueError, match=r"shape \(3,\)"):
+        loss.forward(logits, on_device(np.array([0, 1])))
