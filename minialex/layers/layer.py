@@ -81,4 +81,4 @@ class Layer:
 def init_param(rng, shape, std, dtype):
     """Weights drawn from N(0, std^2), the paper's initialisation (section 5)."""
     rng = rng if rng is not None else np.random.default_rng()
-    return (rng.standard_normal(shape) * std).astype(dtype)
+    return (rng.standard_normal(shape, dtype=np.float32) * np.float32(std)).astype(dtype)

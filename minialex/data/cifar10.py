@@ -1,0 +1,132 @@
+"""CIFAR-10 from the official "python version" batches (Krizhevsky 2009).
+
+The paper's Figure 1 (ReLU versus tanh) and its LRN ablation were run on CIFAR-10:
+60,000 32x32 colour images in 10 classes, 50,000 for training and 10,000 for testing.
+The official release is a folder ``cifar-10-batches-py/`` of pickled dicts:
+``data_batch_1`` .. ``data_batch_5`` and ``test_batch`` (10,000 images each) and
+``batches.meta`` (the class names). In every batch ``b"data"`` is uint8 (10000, 3072):
+one row per image holding the 1024 red, then green, then blue values, each plane row
+by row, so a reshape to (N, 3, 32, 32) gives NCHW without copying.
+"""
+import os
+import pickle
+import shutil
+import tarfile
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .dataset import ArrayDataset
+from .download import default_cache_dir, download as fetch, md5sum
+
+URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+MD5 = "c58f30108f718f92721af3b95e74349a"
+FOLDER = "cifar-10-batches-py"
+TRAIN_FILES = [f"data_batch_{i}" for i in range(1, 6)]
+TEST_FILES = ["test_batch"]
+META_FILE = "batches.meta"
+
+
+def load_cifar10(data_dir=None, download=False):
+    """(train, test) ArrayDatasets of uint8 images (N, 3, 32, 32), N = 50,000 and 10,000.
+
+    data_dir may be the cifar-10-batches-py folder itself or a folder that contains it;
+    None means the cache folder (see default_cache_dir). With download=True a missing
+    data set is downloaded there from the official site and extracted.
+    """
+    root = Path(data_dir) if data_dir is not None else default_cache_dir()
+    batches_dir = _find_batches_dir(root)
+    if batches_dir is None:
+        if not download:
+            raise FileNotFoundError(
+                f"CIFAR-10 not found in {root}: expected a folder {root / FOLDER} holding "
+                f"{', '.join(TRAIN_FILES + TEST_FILES + [META_FILE])}. Either pass --download "
+                f"(download=True) to fetch it, or download {URL} (MD5 {MD5}), extract it and "
+                f"put the {FOLDER} folder in {root}.")
+        batches_dir = _download_and_extract(root)
+    classes = [name.decode() for name in _read_pickle(batches_dir / META_FILE, [b"label_names"])[b"label_names"]]
+    train = _read_split(batches_dir, TRAIN_FILES, classes, "cifar10-train")
+    test = _read_split(batches_dir, TEST_FILES, classes, "cifar10-test")
+    return train, test
+
+
+def _find_batches_dir(root):
+    """The folder that holds batches.meta: root/cifar-10-batches-py, root itself, or None."""
+    for candidate in (root / FOLDER, root):
+        if (candidate / META_FILE).is_file():
+            return candidate
+    return None
+
+
+def _read_split(batches_dir, file_names, classes, name):
+    images, labels = [], []
+    for file_name in file_names:
+        path = batches_dir / file_name
+        batch = _read_pickle(path, [b"data", b"labels"])
+        data = np.asarray(batch[b"data"])
+        if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32 \
+                or len(batch[b"labels"]) != len(data):
+            raise ValueError(
+                f"{path} does not hold CIFAR-10 images: expected uint8 data of shape (N, 3072) "
+                f"and N labels, got {data.dtype} {data.shape} and {len(batch[b'labels'])} labels. "
+                "Delete the folder and download the data set again.")
+        images.append(data.reshape(-1, 3, 32, 32))
+        labels.append(np.asarray(batch[b"labels"], np.int64))
+    return ArrayDataset(np.concatenate(images), np.concatenate(labels), classes, name)
+
+
+def _read_pickle(path, required_keys):
+    """The dict in one batch file; a missing, truncated or foreign file gets an error naming it."""
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} is missing: the {FOLDER} folder is incomplete. Delete it and extract "
+            f"{URL} again (or pass --download).")
+    try:
+        with open(path, "rb") as f:
+            content = pickle.load(f, encoding="bytes")
+    except (EOFError, pickle.UnpicklingError, ValueError, TypeError, AttributeError, IndexError) as err:
+        raise ValueError(
+            f"{path} is truncated or corrupt ({type(err).__name__}: {err}). "
+            f"Delete the {FOLDER} folder and download/extract it again.") from err
+    if not isinstance(content, dict) or not all(key in content for key in required_keys):
+        raise ValueError(
+            f"{path} is not a CIFAR-10 python batch: expected a dict with keys "
+            f"{[k.decode() for k in required_keys]}. Delete it and extract {URL} again.")
+    return content
+
+
+def _download_and_extract(root):
+    """Fetch the official archive into root (unless a good copy is already there) and unpack it."""
+    archive = root / URL.rsplit("/", 1)[1]
+    if not archive.is_file() or md5sum(archive) != MD5:
+        fetch(URL, archive, MD5)
+    # Unpack into a scratch folder and rename at the end, so an interrupted
+    # extraction never leaves a half-filled cifar-10-batches-py behind.
+    scratch = Path(tempfile.mkdtemp(dir=root, prefix=".extract-"))
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            members = _safe_members(tar, archive)
+            if hasattr(tarfile, "data_filter"):
+                tar.extractall(scratch, members=members, filter="data")
+            else:
+                tar.extractall(scratch, members=members)
+        os.replace(scratch / FOLDER, root / FOLDER)
+    finally:
+        shutil.rmtree(scratch)
+    archive.unlink()
+    return root / FOLDER
+
+
+def _safe_members(tar, archive):
+    """The archive's members, refusing any that could write outside the target folder."""
+    members = tar.getmembers()
+    for member in members:
+        parts = Path(member.name).parts
+        if member.name.startswith(("/", "\\")) or ".." in parts or not (member.isfile() or member.isdir()) \
+                or parts[0] != FOLDER:
+            raise ValueError(
+                f"{archive} contains an unexpected entry {member.name!r}; it is not the official "
+                f"CIFAR-10 archive. Delete it and download {URL} again.")
+    return members
+

@@ -1,0 +1,67 @@
+"""Fetching data set files: where they live and how to download them safely.
+
+A download first goes to a temporary file beside the destination and is moved into
+place only after its MD5 checksum matches. So an interrupted or corrupted download
+never leaves a file that looks complete, and the next run simply tries again.
+"""
+import hashlib
+import os
+import tempfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from tqdm import tqdm
+
+
+def default_cache_dir():
+    """Where data sets are kept: $MINIALEX_DATA if set, else ~/.cache/minialex."""
+    return Path(os.environ.get("MINIALEX_DATA") or Path.home() / ".cache" / "minialex")
+
+
+def md5sum(path, chunk_bytes=1 << 20):
+    """Hex MD5 digest of a file, read in chunks so large archives need little memory."""
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk_bytes), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def download(url, dest_path, md5):
+    """Download url to dest_path, with a progress bar, and check its MD5. Returns dest_path as a Path.
+
+    Raises ConnectionError when the URL cannot be fetched (e.g. offline), saying where
+    to put the file by hand, and ValueError when the checksum does not match.
+    """
+    dest_path = Path(dest_path)
+    dest_path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=dest_path.parent, prefix=dest_path.name + ".", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            _stream(url, out, dest_path)
+        actual = md5sum(tmp_name)
+        if actual != md5:
+            raise ValueError(
+                f"MD5 mismatch for {url}: expected {md5}, got {actual}. The download was "
+                "corrupted or the file changed upstream; nothing was kept, so just try again.")
+        os.replace(tmp_name, dest_path)
+    finally:
+        if os.path.exists(tmp_name):
+            os.remove(tmp_name)
+    return dest_path
+
+
+def _stream(url, out, dest_path):
+    """Copy the body of url into the open binary file `out`, showing a progress bar."""
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            total = int(response.headers.get("Content-Length") or 0) or None
+            with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=dest_path.name) as bar:
+                for block in iter(lambda: response.read(1 << 16), b""):
+                    out.write(block)
+                    bar.update(len(block))
+    except (urllib.error.URLError, TimeoutError, ConnectionError) as err:
+        raise ConnectionError(
+            f"could not download {url} ({err}). If this machine is offline, fetch that URL "
+            f"on another machine and copy the file to {dest_path}") from err

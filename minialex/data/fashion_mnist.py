@@ -1,0 +1,96 @@
+"""Fashion-MNIST (Xiao, Rasul, Vollgraf 2017) from its gzip-compressed IDX files.
+
+70,000 grayscale 28x28 photos of clothing in 10 classes: a drop-in replacement for
+MNIST that is small enough to train on a CPU but not solved by a linear model.
+
+IDX is a tiny binary format: a 4-byte big-endian magic number (0x00000803 = unsigned
+bytes, 3 dimensions, for images; 0x00000801 for labels), then one 4-byte big-endian
+size per dimension, then the values row by row.
+"""
+import gzip
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from .dataset import ArrayDataset
+from .download import default_cache_dir, download as fetch
+
+URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+FOLDER = "fashion-mnist"
+CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+           "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+# file name -> MD5 of the upstream download
+FILES = {
+    "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+    "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
+    "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
+    "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
+}
+IMAGES_MAGIC, LABELS_MAGIC = 0x0803, 0x0801
+SIDE = 28
+
+
+def load_fashion_mnist(data_dir=None, download=False):
+    """(train, test) ArrayDatasets of uint8 images (N, 1, 28, 28), N = 60,000 and 10,000.
+
+    data_dir is the folder holding the four .gz files, or a folder containing a
+    fashion-mnist/ folder that does; None means <cache dir>/fashion-mnist. With
+    download=True the missing files are downloaded there from Zalando's mirror.
+    """
+    folder = _find_folder(Path(data_dir) if data_dir is not None else default_cache_dir() / FOLDER)
+    missing = [name for name in FILES if not (folder / name).is_file()]
+    if missing and not download:
+        raise FileNotFoundError(
+            f"Fashion-MNIST not found in {folder}: missing {', '.join(missing)}. Either pass "
+            f"--download (download=True) to fetch them, or download them from {URL} and put "
+            f"them in {folder}.")
+    for name in missing:
+        fetch(URL + name, folder / name, FILES[name])
+    train = _read_split(folder, "train", "fashion-mnist-train")
+    test = _read_split(folder, "t10k", "fashion-mnist-test")
+    return train, test
+
+
+def _find_folder(root):
+    """root/fashion-mnist if that holds any of the files, otherwise root itself."""
+    nested = root / FOLDER
+    return nested if any((nested / name).is_file() for name in FILES) else root
+
+
+def _read_split(folder, prefix, name):
+    images = _read_idx(folder / f"{prefix}-images-idx3-ubyte.gz", IMAGES_MAGIC)
+    labels = _read_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", LABELS_MAGIC)
+    if images.shape[1:] != (SIDE, SIDE):
+        raise ValueError(
+            f"{folder / f'{prefix}-images-idx3-ubyte.gz'} holds {images.shape[1]}x{images.shape[2]} "
+            f"images, expected {SIDE}x{SIDE}: it is not a Fashion-MNIST file. Delete it and download it again.")
+    if len(labels) != len(images):
+        raise ValueError(
+            f"{folder}: {prefix} has {len(images)} images but {len(labels)} labels. "
+            "Delete both files and download them again.")
+    return ArrayDataset(images[:, None], labels.astype(np.int64), CLASSES, name)
+
+
+def _read_idx(path, magic):
+    """The uint8 array stored in one gzip-compressed IDX file, after checking its header."""
+    try:
+        with gzip.open(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError, zlib.error) as err:
+        raise ValueError(
+            f"{path} is truncated or corrupt ({err}). Delete it and download it again from {URL}.") from err
+    ndim = magic & 0xFF
+    header = 4 + 4 * ndim
+    if len(raw) < header or struct.unpack(">I", raw[:4])[0] != magic:
+        raise ValueError(
+            f"{path} is not an IDX file of {ndim}-D unsigned bytes (bad magic number "
+            f"{raw[:4].hex()}, expected {magic:08x}). Delete it and download it again from {URL}.")
+    shape = struct.unpack(f">{ndim}I", raw[4:header])
+    if len(raw) - header != int(np.prod(shape)):
+        raise ValueError(
+            f"{path} is truncated or corrupt: its header promises {shape} = {int(np.prod(shape))} "
+            f"values but it holds {len(raw) - header}. Delete it and download it again from {URL}.")
+    # copy, because an array over the bytes object would be read-only
+    return np.frombuffer(raw, np.uint8, offset=header).reshape(shape).copy()

@@ -1,0 +1,101 @@
+"""The paper's two networks, built from ``minialex.layers``.
+
+``alexnet``      the ImageNet network of section 3.5 / Figure 2 (60,965,224 parameters).
+``figure1_net``  the four-layer CIFAR-10 network of Figure 1 (ReLU against tanh).
+
+Both take the paper's ablation switches: ``lrn`` (section 3.3), ``overlap``
+(3x3 stride-2 pooling instead of 2x2 stride-2, section 3.4), ``dropout``
+(section 4.2) and ``activation`` ("relu" or "tanh", section 3.1).
+"""
+import numpy as np
+
+from .layers import (AvgPool2d, Conv2d, Dropout, Flatten, Linear, LocalResponseNorm, MaxPool2d, ReLU, Sequential,
+                     Tanh)
+
+ACTIVATIONS = {"relu": ReLU, "tanh": Tanh}
+
+
+def _activation(name):
+    if name not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {name!r}")
+    return ACTIVATIONS[name]()
+
+
+def _pool(kind, overlap, ceil_mode=False):
+    """3x3 windows with stride 2 (overlapping, the paper's) or 2x2 with stride 2."""
+    size = 3 if overlap else 2
+    return kind(size, 2, ceil_mode=ceil_mode)
+
+
+def alexnet(num_classes=1000, activation="relu", lrn=True, overlap=True, dropout=0.5, seed=0, dtype=np.float32):
+    """AlexNet exactly as the paper describes it (section 3.5, Figure 2).
+
+    Input (N, 3, 227, 227) -> logits (N, num_classes). Layers 2, 4 and 5 are
+    grouped convolutions (groups=2): the two-GPU split. Weights are drawn
+    from N(0, 0.01^2); biases are 1 in conv2, conv4, conv5, fc6 and fc7 (to
+    give the ReLUs positive inputs early), 0 elsewhere (section 5).
+    """
+    rng = np.random.default_rng(seed)
+    conv = lambda *a, bias=0.0, **k: Conv2d(*a, bias_init=bias, rng=rng, dtype=dtype, **k)
+    fc = lambda *a, bias=0.0: Linear(*a, bias_init=bias, rng=rng, dtype=dtype)
+    act = lambda: _activation(activation)
+    norm = lambda: LocalResponseNorm(5, 1e-4, 0.75, 2.0) if lrn else None
+    drop = lambda: Dropout(dropout, rng=rng) if dropout else None
+    named = [
+        ("conv1", conv(3, 96, 11, stride=4)), ("relu1", act()), ("norm1", norm()), ("pool1", _pool(MaxPool2d, overlap)),
+        ("conv2", conv(96, 256, 5, padding=2, groups=2, bias=1.0)), ("relu2", act()), ("norm2", norm()),
+        ("pool2", _pool(MaxPool2d, overlap)),
+        ("conv3", conv(256, 384, 3, padding=1)), ("relu3", act()),
+        ("conv4", conv(384, 384, 3, padding=1, groups=2, bias=1.0)), ("relu4", act()),
+        ("conv5", conv(384, 256, 3, padding=1, groups=2, bias=1.0)), ("relu5", act()), ("pool5", _pool(MaxPool2d, overlap)),
+        ("flatten", Flatten()),
+        ("fc6", fc(256 * 6 * 6, 4096, bias=1.0)), ("relu6", act()), ("drop6", drop()),
+        ("fc7", fc(4096, 4096, bias=1.0)), ("relu7", act()), ("drop7", drop()),
+        ("fc8", fc(4096, num_classes)),
+    ]
+    return _sequential(named)
+
+
+def figure1_net(activation="relu", in_channels=3, num_classes=10, input_size=32, lrn=False, overlap=True,
+                dropout=0.0, seed=0, dtype=np.float32):
+    """The four-layer CIFAR-10 network of Figure 1 (cuda-convnet's "19pct" net,
+    without weight decay or normalisation, as the caption demands).
+
+    Input (N, in_channels, input_size, input_size) -> logits (N, num_classes).
+    conv1 32 5x5 -> max-pool -> act; conv2 32 5x5 -> act -> avg-pool;
+    conv3 64 5x5 -> act -> avg-pool; fc. Pools round up (cuda-convnet), so a
+    32x32 image shrinks 32 -> 16 -> 8 -> 4 and fc sees 64*4*4 = 1024 values.
+    As in cuda-convnet, the first activation comes after its max-pool: the
+    same result (both are increasing functions) on a quarter of the pixels.
+    ``lrn``, ``dropout``: the ablation switches (LRN after the first two
+    layers; dropout before the classifier).
+    """
+    rng = np.random.default_rng(seed)
+    conv = lambda cin, cout, std: Conv2d(cin, cout, 5, padding=2, weight_std=std, rng=rng, dtype=dtype)
+    act = lambda: _activation(activation)
+    norm = lambda: LocalResponseNorm(5, 1e-4, 0.75, 2.0) if lrn else None
+    size = input_size
+    for _ in range(3):
+        size = _pool(MaxPool2d, overlap, ceil_mode=True).output_shape((1, 1, size, size))[2]
+    named = [
+        ("conv1", conv(in_channels, 32, 1e-4)), ("pool1", _pool(MaxPool2d, overlap, True)), ("act1", act()),
+        ("norm1", norm()),
+        ("conv2", conv(32, 32, 0.01)), ("act2", act()), ("pool2", _pool(AvgPool2d, overlap, True)), ("norm2", norm()),
+        ("conv3", conv(32, 64, 0.01)), ("act3", act()), ("pool3", _pool(AvgPool2d, overlap, True)),
+        ("flatten", Flatten()),
+        ("drop", Dropout(dropout, rng=rng) if dropout else None),
+        ("fc", Linear(64 * size * size, num_classes, rng=rng, dtype=dtype)),
+    ]
+    return _sequential(named)
+
+
+def _sequential(named):
+    """A Sequential of the layers that are switched on; the first convolution
+    skips its input gradient, which nobody needs."""
+    named = [(name, layer) for name, layer in named if layer is not None]
+    model = Sequential(*[layer for _, layer in named], names=[name for name, _ in named])
+    model.layers[0].needs_input_grad = False
+    return model
+
+
+MODELS = {"alexnet": alexnet, "figure1": figure1_net}
