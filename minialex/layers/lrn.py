@@ -1,18 +1,16 @@
 """Local response normalisation across channels (paper section 3.3)."""
 from ..backend import get_array_module
+from .im2col import batch_chunks
 from .layer import Layer
 
 
 def channel_window_sum(a, size):
     """s[:, i] = sum of a[:, j] for |j - i| <= size // 2 (clipped at the edges).
     a (N, C, H, W) -> (N, C, H, W)."""
-    xp = get_array_module(a)
-    half = size // 2
-    c = a.shape[1]
-    padded = xp.pad(a, ((0, 0), (half, half), (0, 0), (0, 0)))
-    s = padded[:, 0:c].copy()
-    for offset in range(1, size):
-        s += padded[:, offset:offset + c]
+    s = a.copy()
+    for offset in range(1, size // 2 + 1):
+        s[:, offset:] += a[:, :-offset]  # the neighbour `offset` channels below
+        s[:, :-offset] += a[:, offset:]  # and above; slicing clips at the edges
     return s
 
 
@@ -49,12 +47,42 @@ class LocalResponseNorm(Layer):
     def forward(self, x):
         self._check_input(x, 4, "(N, C, H, W)")
         xp = get_array_module(x)
-        self._x = x
-        self._d = self.k + self.alpha * channel_window_sum(x * x, self.size)
-        self._scale = xp.power(self._d, -self.beta)
-        return x * self._scale
+        self._x = x  # backward recomputes d from x: two fewer full-size arrays kept per layer
+        out = xp.empty_like(x)
+        # A chunk of samples at a time: the half-dozen passes below then run in cache.
+        for s in batch_chunks(xp, x.shape[0], 4 * x[0].nbytes):
+            d, scale = self._denominator(x[s])
+            xp.multiply(x[s], scale, out=out[s])
+        return out
+
+    def _denominator(self, x):
+        """d = k + alpha * (window sum of x^2) and scale = d^-beta."""
+        xp = get_array_module(x)
+        d = channel_window_sum(x * x, self.size)
+        d *= self.alpha
+        d += self.k
+        if self.beta == 0.75:  # the paper's beta: d^-3/4 = 1 / sqrt(d sqrt(d)); square roots are far cheaper than pow
+            scale = xp.sqrt(d)
+            scale *= d
+            xp.sqrt(scale, out=scale)
+            xp.reciprocal(scale, out=scale)
+        else:
+            scale = xp.power(d, -self.beta)
+        return d, scale
 
     def backward(self, dout):
         """dout (N, C, H, W) -> dx (N, C, H, W)."""
-        t = dout * self._x * self._scale / self._d
-        return dout * self._scale - (2 * self.alpha * self.beta) * self._x * channel_window_sum(t, self.size)
+        xp = get_array_module(dout)
+        dx = xp.empty_like(dout)
+        for s in batch_chunks(xp, dout.shape[0], 4 * dout[0].nbytes):
+            x = self._x[s]
+            d, scale = self._denominator(x)
+            t = dout[s] * x
+            t *= scale
+            t /= d
+            window = channel_window_sum(t, self.size)
+            window *= x
+            window *= 2 * self.alpha * self.beta
+            xp.multiply(dout[s], scale, out=dx[s])
+            dx[s] -= window
+        return dx

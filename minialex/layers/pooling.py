@@ -11,7 +11,7 @@ window, and each offset (i, j) is one strided slice of the padded input, the
 import numpy as np
 
 from ..backend import get_array_module
-from .im2col import pad_hw
+from .im2col import batch_chunks, pad_hw
 from .layer import Layer
 from .sizes import pool_output_size
 
@@ -60,13 +60,12 @@ class _Pool2d(Layer):
             for j in range(k):
                 yield i * k + j, slice(i, i + s * oh, s), slice(j, j + s * ow, s)
 
-    def _scatter(self, xp, dtype, pieces):
-        """Backward of "read each offset's slice": add ``pieces[idx]`` back into
-        those slices of a zero padded input, then cut the padding off."""
-        (_, _, h, w), _, _, padded_shape = self._geometry
-        dxpad = xp.zeros(padded_shape, dtype=dtype)
-        for idx, sh, sw in self._offsets():
-            dxpad[:, :, sh, sw] += pieces(idx)
+    def _chunks(self, xp, xpad):
+        """Batch chunks small enough that the k*k passes over them run in cache."""
+        return batch_chunks(xp, xpad.shape[0], 2 * xpad[0].nbytes)
+
+    def _unpad(self, dxpad):
+        (_, _, h, w), _, _, _ = self._geometry
         p = self.padding
         return dxpad[:, :, p:p + h, p:p + w]
 
@@ -74,29 +73,39 @@ class _Pool2d(Layer):
 class MaxPool2d(_Pool2d):
     """Maximum over each kernel_size x kernel_size window.
 
-    Forward keeps, for every window, which of its k*k offsets held the maximum
-    (the first one, on ties). Backward routes each window's gradient to that one
-    input; overlapping windows add.
+    Forward: the running maximum of the k*k shifted slices. Backward: each
+    window's gradient goes to the input that held its maximum (the first such
+    offset, on ties, so a gradient is never counted twice); overlapping windows
+    add. Which offset won is found again in backward by comparing each slice
+    with the output, which keeps the forward pass (also used at test time) lean.
     """
 
     def forward(self, x):
         xpad = self._padded(x, -np.inf)
         xp = get_array_module(x)
-        out = argmax = None
-        for idx, sh, sw in self._offsets():
-            v = xpad[:, :, sh, sw]
-            if out is None:
-                out, argmax = v.copy(), xp.zeros(v.shape, dtype=np.uint8)
-                continue
-            better = v > out  # strict: on a tie the earlier offset keeps the gradient
-            xp.copyto(out, v, where=better)
-            xp.copyto(argmax, np.uint8(idx), where=better)
-        self._argmax = argmax
+        _, oh, ow, _ = self._geometry
+        out = xp.empty((x.shape[0], x.shape[1], oh, ow), dtype=x.dtype)
+        for s in self._chunks(xp, xpad):
+            for idx, sh, sw in self._offsets():
+                if idx == 0:
+                    out[s] = xpad[s, :, sh, sw]
+                else:
+                    xp.maximum(out[s], xpad[s, :, sh, sw], out=out[s])
+        self._xpad, self._out = xpad, out
         return out
 
     def backward(self, dout):
         """dout (N, C, OH, OW) -> dx (N, C, H, W)."""
-        return self._scatter(get_array_module(dout), dout.dtype, lambda idx: dout * (self._argmax == idx))
+        xp = get_array_module(dout)
+        dxpad = xp.zeros(self._xpad.shape, dtype=dout.dtype)
+        for s in self._chunks(xp, self._xpad):
+            xpad, out, dx = self._xpad[s], self._out[s], dxpad[s]
+            left = dout[s].copy()  # what is not routed yet: a window's gradient goes to its first maximum only
+            for _, sh, sw in self._offsets():
+                piece = left * (xpad[:, :, sh, sw] == out)
+                left -= piece
+                dx[:, :, sh, sw] += piece
+        return self._unpad(dxpad)
 
 
 class AvgPool2d(_Pool2d):
@@ -114,13 +123,25 @@ class AvgPool2d(_Pool2d):
     def forward(self, x):
         xpad = self._padded(x, 0.0)
         xp = get_array_module(x)
-        out = None
-        for _, sh, sw in self._offsets():
-            out = xpad[:, :, sh, sw].copy() if out is None else out + xpad[:, :, sh, sw]
+        _, oh, ow, _ = self._geometry
+        out = xp.empty((x.shape[0], x.shape[1], oh, ow), dtype=x.dtype)
+        for s in self._chunks(xp, xpad):
+            for idx, sh, sw in self._offsets():
+                if idx == 0:
+                    out[s] = xpad[s, :, sh, sw]
+                else:
+                    out[s] += xpad[s, :, sh, sw]
         self._div = self._divisor(xp, x.dtype)
-        return out / self._div
+        out /= self._div
+        return out
 
     def backward(self, dout):
         """dout (N, C, OH, OW) -> dx (N, C, H, W): each input gets 1/count of every window it is in."""
+        xp = get_array_module(dout)
         share = dout / self._div
-        return self._scatter(get_array_module(dout), dout.dtype, lambda idx: share)
+        _, _, _, padded_shape = self._geometry
+        dxpad = xp.zeros(padded_shape, dtype=dout.dtype)
+        for s in self._chunks(xp, dxpad):
+            for _, sh, sw in self._offsets():
+                dxpad[s, :, sh, sw] += share[s]
+        return self._unpad(dxpad)
