@@ -14,6 +14,8 @@ import dataclasses
 import json
 import math
 import os
+import signal
+import threading
 import time
 
 import numpy as np
@@ -90,6 +92,7 @@ class Trainer:
         self.points = []        # running training error, points_per_epoch per epoch
         self.position = None    # where an interrupted epoch stopped
         self.stopped = False
+        self.interrupt_requested = False  # set by Ctrl-C; honoured between two batches
 
     def _build_model(self, channels, classes):
         cfg = self.config
@@ -159,9 +162,9 @@ class Trainer:
                 if self._record_point(pos, len(starts), stop):
                     self.stopped = True
                     break
-        except KeyboardInterrupt:
-            self.position = pos
-            raise
+                if self.interrupt_requested:
+                    self.position = pos
+                    raise KeyboardInterrupt
         finally:
             bar.close()
         self.position = pos if self.stopped else None
@@ -215,21 +218,46 @@ class Trainer:
         os.makedirs(self.run_dir, exist_ok=True)
         with open(os.path.join(self.run_dir, "config.json"), "w") as f:
             json.dump(dataclasses.asdict(self.config), f, indent=1)
-        while self.epoch < self.config.epochs and not self.stopped:
-            tick = time.perf_counter()
-            try:
-                stats = self.train_epoch(stop)
-            except KeyboardInterrupt:
-                self.save()
-                self.log(f"\ninterrupted: saved a checkpoint in {self.run_dir} "
-                         f"(epoch {self.epoch + 1}, batch {self.position['batch']}); continue with --resume")
-                raise
-            if self.stopped:
-                self.save()
-                break
-            self.epoch += 1
-            self._end_epoch(stats, time.perf_counter() - tick)
+        with self._ctrl_c_finishes_the_batch():
+            while self.epoch < self.config.epochs and not self.stopped:
+                tick = time.perf_counter()
+                try:
+                    stats = self.train_epoch(stop)
+                except KeyboardInterrupt:
+                    if self.interrupt_requested:  # stopped between two batches: the state is consistent
+                        self.save()
+                        self.log(f"\ninterrupted: saved a checkpoint in {self.run_dir} (epoch {self.epoch + 1}, "
+                                 f"batch {self.position['batch']}); continue with --resume")
+                    raise
+                if self.stopped:
+                    self.save()
+                    break
+                self.epoch += 1
+                self._end_epoch(stats, time.perf_counter() - tick)
         return self.history
+
+    def _ctrl_c_finishes_the_batch(self):
+        """While training, the first Ctrl-C only asks the loop to stop after the
+        current batch (so the checkpoint never holds half an update); a second
+        one stops at once, keeping the last checkpoint."""
+        trainer = self
+
+        class Handler:
+            def __enter__(self):
+                self.previous = None
+                if threading.current_thread() is threading.main_thread():
+                    self.previous = signal.signal(signal.SIGINT, self.first_ctrl_c)
+
+            def first_ctrl_c(self, signum, frame):
+                trainer.interrupt_requested = True
+                trainer.log("\nCtrl-C: stopping after this batch (press again to stop at once)")
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+
+            def __exit__(self, *exc):
+                if self.previous is not None:
+                    signal.signal(signal.SIGINT, self.previous)
+
+        return Handler()
 
     def _end_epoch(self, stats, seconds):
         record = {"epoch": self.epoch, "lr": self.optimizer.lr, **stats, "seconds": seconds}

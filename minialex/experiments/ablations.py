@@ -1,0 +1,136 @@
+"""The paper's other claims, as on/off ablations of the CIFAR-10 network.
+
+    python -m minialex.experiments.ablations lrn --data-dir DIR --epochs 10 --out runs/ablations
+    python -m minialex.experiments.ablations all --data-dir DIR --subset 10000 --epochs 4
+
+Claims (paper section): ``lrn`` local response normalisation lowers test
+error (3.3); ``overlap`` 3x3 stride-2 pooling beats 2x2 stride-2 (3.4);
+``dropout`` reduces over-fitting (4.2); ``pca`` PCA lighting lowers test
+error (4.1). Each trains the Figure 1 network (``figure1_net``) twice, switch on
+and switch off, from the same seed, with the paper's training recipe (SGD,
+momentum 0.9, weight decay 5e-4, random crops and flips, constant learning
+rate), and records the test error after every epoch. It writes
+``CLAIM.png`` (test and training error against epochs), ``CLAIM.json`` and the
+table ``ablations.md`` with every claim finished so far. Runs are checkpointed:
+rerunning the command continues them.
+"""
+import argparse
+import json
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from ..data import load_dataset  # noqa: E402
+from ..trainer import CHECKPOINT, TrainConfig, Trainer  # noqa: E402
+
+CLAIMS = {  # claim: (what it tests, paper section, config when on, config when off)
+    "lrn": ("local response normalisation", "3.3", {"lrn": True}, {"lrn": False}),
+    "overlap": ("overlapping 3x3/2 pooling against 2x2/2", "3.4", {"overlap": True}, {"overlap": False}),
+    "dropout": ("dropout 0.5 before the classifier", "4.2", {"dropout": 0.5}, {"dropout": 0.0}),
+    "pca": ("PCA lighting augmentation", "4.1", {"pca_lighting": True}, {"pca_lighting": False}),
+}
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(prog="python -m minialex.experiments.ablations", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("claims", nargs="+", choices=list(CLAIMS) + ["all"])
+    p.add_argument("--dataset", default="cifar10", choices=["cifar10", "embedded", "fashion-mnist"])
+    p.add_argument("--data-dir", default=None)
+    p.add_argument("--download", action="store_true")
+    p.add_argument("--out", default="runs/ablations")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--subset", type=int, default=None, help="train on a stratified subset of N images")
+    p.add_argument("--lr", type=float, default=0.005)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
+    p.add_argument("--no-progress", action="store_true")
+    return p.parse_args(argv)
+
+
+def train_variant(args, claim, variant, switches, data):
+    path = os.path.join(args.out, f"{claim}-{variant}")
+    kwargs = dict(data=data, progress=not args.no_progress)
+    if os.path.exists(os.path.join(path, CHECKPOINT)):
+        trainer = Trainer.resume(path, epochs=args.epochs, **kwargs)
+    else:
+        config = TrainConfig(model="figure1", activation="relu", dataset=args.dataset, data_dir=args.data_dir,
+                             subset=args.subset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                             momentum=0.9, weight_decay=5e-4, schedule="constant", augment=True, device=args.device,
+                             seed=args.seed, **switches)
+        trainer = Trainer(config, path, **kwargs)
+    print(f"[{claim}] {variant}: {trainer.epoch}/{args.epochs} epochs done")
+    trainer.fit()
+    return trainer.history
+
+
+def run_claim(args, claim, data):
+    what, section, on, off = CLAIMS[claim]
+    histories = {variant: train_variant(args, claim, variant, switches, data)
+                 for variant, switches in (("on", on), ("off", off))}
+    result = {"claim": claim, "what": what, "paper_section": section, "epochs": args.epochs, "subset": args.subset,
+              "dataset": args.dataset, "lr": args.lr, "seed": args.seed, "variants": {}}
+    for variant, history in histories.items():
+        result["variants"][variant] = {
+            "final_test_top1_error": history[-1]["val_top1_error"],
+            "best_test_top1_error": min(h["val_top1_error"] for h in history),
+            "final_train_error": history[-1]["train_error"],
+            "seconds": sum(h["seconds"] for h in history),
+            "curve": [[h["epoch"], h["train_error"], h["val_top1_error"]] for h in history]}
+    with open(os.path.join(args.out, f"{claim}.json"), "w") as f:
+        json.dump(result, f, indent=1)
+    plot_claim(result, os.path.join(args.out, f"{claim}.png"))
+    return result
+
+
+def plot_claim(result, path):
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for variant, color in (("on", "C0"), ("off", "C3")):
+        epochs, train, test = zip(*result["variants"][variant]["curve"])
+        ax.plot(epochs, test, "o-", color=color, label=f"{variant}: test error")
+        ax.plot(epochs, train, "--", color=color, alpha=0.6, label=f"{variant}: training error")
+    ax.set(xlabel="epoch", ylabel="top-1 error", title=f"{result['what']} (section {result['paper_section']})")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def write_table(out):
+    rows = ["| claim (paper section) | variant | final test error | best test error | final training error | "
+            "epochs | training images | seconds |", "|---|---|---|---|---|---|---|---|"]
+    for claim in CLAIMS:
+        path = os.path.join(out, f"{claim}.json")
+        if not os.path.exists(path):
+            continue
+        with open(path) as f:
+            r = json.load(f)
+        for variant in ("on", "off"):
+            v = r["variants"][variant]
+            rows.append(f"| {r['what']} ({r['paper_section']}) | {variant} | {v['final_test_top1_error']:.4f} | "
+                        f"{v['best_test_top1_error']:.4f} | {v['final_train_error']:.4f} | {r['epochs']} | "
+                        f"{r['subset'] or 'all'} | {v['seconds']:.0f} |")
+    with open(os.path.join(out, "ablations.md"), "w") as f:
+        f.write("\n".join(rows) + "\n")
+    return "\n".join(rows)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    claims = list(CLAIMS) if "all" in args.claims else args.claims
+    if "pca" in claims and args.dataset != "cifar10":
+        raise SystemExit("the pca claim needs colour images: use --dataset cifar10")
+    os.makedirs(args.out, exist_ok=True)
+    data = load_dataset(args.dataset, args.data_dir, args.download)
+    for claim in claims:
+        run_claim(args, claim, data)
+    print(write_table(args.out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""The experiment logic on tiny synthetic data: crossings, sweeps, resume, output files.
+(The science is in results/, produced by the real runs.)"""
+import json
+import os
+import pickle
+
+import numpy as np
+
+from minialex.experiments import ablations, figure1
+
+
+def write_cifar(root, n_train=200, n_test=40, seed=0):
+    """A tiny CIFAR-10 in the official python-batch layout whose classes are learnable."""
+    rng = np.random.default_rng(seed)
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+
+    def batch(n, name):
+        labels = rng.integers(0, 10, n)
+        images = rng.integers(0, 40, size=(n, 3, 32, 32)).astype(np.uint8)
+        for i, label in enumerate(labels):
+            images[i, label % 3, 3 * label:3 * label + 3] = 255  # a coloured stripe says the class
+        with open(folder / name, "wb") as f:
+            pickle.dump({b"data": images.reshape(n, -1), b"labels": labels.tolist(), b"batch_label": name.encode(),
+                         b"filenames": [b"x.png"] * n}, f)
+
+    for i in range(1, 6):
+        batch(n_train // 5, f"data_batch_{i}")
+    batch(n_test, "test_batch")
+    with open(folder / "batches.meta", "wb") as f:
+        pickle.dump({b"label_names": [f"class{i}".encode() for i in range(10)], b"num_vis": 3072}, f)
+    return root
+
+
+def test_epochs_to_target_uses_the_first_window_at_or_below():
+    points = [{"epoch": 0.5, "train_error": 0.6}, {"epoch": 1.0, "train_error": 0.3},
+              {"epoch": 1.5, "train_error": 0.2}, {"epoch": 2.0, "train_error": 0.26}]
+    first, interpolated = figure1.epochs_to(points, 0.25)
+    assert first == 1.5
+    assert abs(interpolated - 1.25) < 1e-12
+    assert figure1.epochs_to(points, 0.1) == (None, None)
+    assert figure1.error_at(points, 1.2) == 0.3 and figure1.error_at(points, 0.1) == float("inf")
+
+
+def test_figure1_command_sweeps_runs_resumes_and_draws(tmp_path, capsys):
+    data_dir = write_cifar(tmp_path / "data")
+    out = tmp_path / "f1"
+    args = ["--data-dir", str(data_dir), "--out", str(out), "--lrs", "0.001", "0.01", "--sweep-epochs", "0.5",
+            "--max-epochs", "2", "--target", "0.6", "--points-per-epoch", "4", "--batch-size", "25", "--no-progress"]
+    figure1.main(args)
+    report = json.load(open(out / "figure1.json"))
+    assert set(report["activations"]) == {"relu", "tanh"}
+    for act, r in report["activations"].items():
+        assert [row["lr"] for row in r["sweep"]] == [0.001, 0.01]
+        assert r["lr"] == min(r["sweep"], key=lambda row: row["train_error_after_sweep"])["lr"]
+        assert r["curve"][0][0] == 0.25  # four points per epoch
+        if r["reached_target"]:
+            assert r["epochs_to_target"] <= 2 and dict(map(tuple, r["curve"]))[r["epochs_to_target"]] <= 0.6
+    assert os.path.getsize(out / "figure1.png") > 5000
+    # Running again finds every run finished and changes nothing.
+    before = {p: os.path.getmtime(out / p / "checkpoint.pkl") for p in os.listdir(out) if (out / p).is_dir()}
+    figure1.main(args)
+    assert before == {p: os.path.getmtime(out / p / "checkpoint.pkl") for p in before}
+    assert json.load(open(out / "figure1.json"))["activations"] == report["activations"]
+
+
+def test_ablation_command_writes_curves_and_table(tmp_path):
+    data_dir = write_cifar(tmp_path / "data")
+    out = tmp_path / "abl"
+    ablations.main(["dropout", "--data-dir", str(data_dir), "--out", str(out), "--epochs", "2",
+                    "--batch-size", "50", "--no-progress"])
+    result = json.load(open(out / "dropout.json"))
+    assert set(result["variants"]) == {"on", "off"} and len(result["variants"]["on"]["curve"]) == 2
+    assert os.path.getsize(out / "dropout.png") > 5000
+    table = open(out / "ablations.md").read()
+    assert table.count("dropout 0.5") == 2

@@ -1,0 +1,86 @@
+"""The paper's networks: shapes, parameter counts, initialisation, switches."""
+import numpy as np
+import pytest
+
+from minialex.layers import Conv2d, Dropout, Linear, LocalResponseNorm, MaxPool2d
+from minialex.models import alexnet, figure1_net
+from minialex.summary import summary
+
+
+@pytest.fixture(scope="module")
+def net():
+    return alexnet()
+
+
+def test_alexnet_has_the_papers_parameter_count(net):
+    assert sum(owner.params[key].size for _, owner, key in net.parameters()) == 60_965_224
+
+
+def test_alexnet_layer_table(net):
+    rows, text = summary(net, (3, 227, 227))
+    shapes = {name: shape for name, _, shape, _, _ in rows}
+    assert shapes["conv1"] == (96, 55, 55) and shapes["pool1"] == (96, 27, 27)
+    assert shapes["conv2"] == (256, 27, 27) and shapes["pool2"] == (256, 13, 13)
+    assert shapes["conv5"] == (256, 13, 13) and shapes["pool5"] == (256, 6, 6)
+    assert shapes["fc8"] == (1000,)
+    params = {name: p for name, _, _, p, _ in rows}
+    assert params["conv2"] == 307_456 and params["fc6"] == 37_752_832
+    assert "60,965,224" in text
+    flops = {name: f for name, _, _, _, f in rows}
+    assert flops["conv1"] == 2 * 96 * 55 * 55 * 11 * 11 * 3
+
+
+def test_alexnet_architecture_details(net):
+    assert [net[n].groups for n in ("conv1", "conv2", "conv3", "conv4", "conv5")] == [1, 2, 1, 2, 2]
+    for name, bias in [("conv1", 0), ("conv2", 1), ("conv3", 0), ("conv4", 1), ("conv5", 1),
+                       ("fc6", 1), ("fc7", 1), ("fc8", 0)]:
+        assert np.all(net[name].params["b"] == bias), name
+    w = net["fc6"].params["W"]
+    assert w.dtype == np.float32 and abs(float(w.std()) - 0.01) < 1e-4 and abs(float(w.mean())) < 1e-4
+    norm = net["norm1"]
+    assert (norm.size, norm.alpha, norm.beta, norm.k) == (5, 1e-4, 0.75, 2.0)
+    assert net.names.index("norm1") == net.names.index("relu1") + 1  # LRN after the ReLU
+    assert (net["pool1"].kernel_size, net["pool1"].stride) == (3, 2)
+    assert net["drop6"].p == 0.5 and net["drop7"].p == 0.5
+
+
+def test_alexnet_forward_backward_small_batch():
+    net = alexnet(num_classes=10, seed=1)
+    x = np.random.default_rng(0).standard_normal((2, 3, 227, 227)).astype(np.float32)
+    out = net.forward(x)
+    assert out.shape == (2, 10) and out.dtype == np.float32
+    assert net.backward(np.ones_like(out)) is None  # the first layer skips its input gradient
+    assert net["conv1"].grads["W"].shape == (96, 3, 11, 11)
+
+
+def test_alexnet_ablation_switches():
+    plain = alexnet(num_classes=10, lrn=False, overlap=False, dropout=0)
+    kinds = [type(layer) for layer in plain.layers]
+    assert LocalResponseNorm not in kinds and Dropout not in kinds
+    assert all(layer.kernel_size == 2 for layer in plain.layers if isinstance(layer, MaxPool2d))
+    assert sum(owner.params[key].size for _, owner, key in plain.parameters()) == \
+        60_965_224 - 4096 * 990 - 990  # only fc8 shrinks: same pooled shapes with 2x2 pools
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_figure1_net(activation):
+    net = figure1_net(activation)
+    rows, _ = summary(net, (3, 32, 32))
+    shapes = {name: shape for name, _, shape, _, _ in rows}
+    assert shapes["pool1"] == (32, 16, 16) and shapes["pool2"] == (32, 8, 8) and shapes["pool3"] == (64, 4, 4)
+    assert net["fc"].in_features == 1024
+    assert type(net["act1"]).__name__.lower() == activation
+    assert abs(float(net["conv1"].params["W"].std()) - 1e-4) < 2e-5
+    grey = figure1_net(activation, in_channels=1, input_size=28)
+    assert grey.forward(np.zeros((2, 1, 28, 28), np.float32)).shape == (2, 10)
+
+
+def test_same_seed_same_weights():
+    a, b = figure1_net(seed=3), figure1_net(seed=3)
+    assert all(np.array_equal(pa[1].params[pa[2]], pb[1].params[pb[2]])
+               for pa, pb in zip(a.parameters(), b.parameters()))
+
+
+def test_unknown_activation():
+    with pytest.raises(ValueError, match="activation must be one of"):
+        figure1_net("sigmoid")

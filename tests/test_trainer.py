@@ -1,0 +1,153 @@
+"""The training loop: exact resume, Ctrl-C, divergence, checkpoints, the CLI."""
+import json
+import os
+import signal
+
+import numpy as np
+import pytest
+
+from minialex import checkpoint
+from minialex.data import ArrayDataset
+from minialex.train import main
+from minialex.trainer import CHECKPOINT, TrainConfig, Trainer, TrainingDiverged
+
+
+def toy_data(n=96, channels=3, size=12, seed=0):
+    """Images whose class is visible (a bright stripe at a class-dependent row)."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % 4
+    images = rng.integers(0, 60, size=(n, channels, size, size)).astype(np.uint8)
+    for i, label in enumerate(labels):
+        images[i, :, 2 * label + 1] = 250
+    split = n * 3 // 4
+    classes = ["a", "b", "c", "d"]
+    return (ArrayDataset(images[:split], labels[:split], classes, "toy-train"),
+            ArrayDataset(images[split:], labels[split:], classes, "toy-test"))
+
+
+def config(**overrides):
+    base = dict(dataset="toy", epochs=2, batch_size=16, lr=0.01, dropout=0.5, augment=True, points_per_epoch=3)
+    base.update(overrides)
+    return TrainConfig(**base)
+
+
+def params(trainer):
+    return {name: owner.params[key].copy() for name, owner, key in trainer.model.parameters()}
+
+
+def assert_same(a, b):
+    assert a.keys() == b.keys()
+    for name in a:
+        assert np.array_equal(a[name], b[name]), name
+
+
+def test_resume_between_epochs_is_bit_identical(tmp_path):
+    data = toy_data()
+    straight = Trainer(config(), tmp_path / "straight", data=data, progress=False, log=lambda s: None)
+    straight.fit()
+    first = Trainer(config(epochs=1), tmp_path / "split", data=data, progress=False, log=lambda s: None)
+    first.fit()
+    resumed = Trainer.resume(tmp_path / "split", epochs=2, data=data, progress=False, log=lambda s: None)
+    assert resumed.epoch == 1
+    resumed.fit()
+    assert_same(params(straight), params(resumed))
+    assert straight.history[-1]["train_loss"] == resumed.history[-1]["train_loss"]
+    assert straight.points == resumed.points
+
+
+def test_interrupt_mid_epoch_saves_and_resumes_exactly(tmp_path):
+    data = toy_data()
+    straight = Trainer(config(), tmp_path / "straight", data=data, progress=False, log=lambda s: None)
+    straight.fit()
+
+    interrupted = Trainer(config(), tmp_path / "cut", data=data, progress=False, log=lambda s: None)
+    step, calls = interrupted.optimizer.step, []
+
+    def step_then_ctrl_c():  # Ctrl-C arrives during the 7th update of the run
+        step()
+        calls.append(1)
+        if len(calls) == 7:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    interrupted.optimizer.step = step_then_ctrl_c
+    with pytest.raises(KeyboardInterrupt):
+        interrupted.fit()
+    saved = checkpoint.load(tmp_path / "cut" / CHECKPOINT)
+    assert saved["epoch"] == 1 and saved["position"]["batch"] == 2  # 5 batches per epoch; stopped after the 2nd
+
+    resumed = Trainer.resume(tmp_path / "cut", data=data, progress=False, log=lambda s: None)
+    resumed.fit()
+    assert_same(params(straight), params(resumed))
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_divergence_stops_with_a_clear_message_and_keeps_the_checkpoint(tmp_path):
+    data = toy_data()
+    trainer = Trainer(config(epochs=1), tmp_path / "run", data=data, progress=False, log=lambda s: None)
+    trainer.fit()
+    before = params(trainer)
+    trainer = Trainer.resume(tmp_path / "run", epochs=3, data=data, progress=False, log=lambda s: None)
+    trainer.optimizer.lr = 1e30
+    with pytest.raises(TrainingDiverged, match="learning rate .* too high"):
+        trainer.fit()
+    kept = Trainer.resume(tmp_path / "run", data=data, progress=False, log=lambda s: None)
+    assert kept.epoch == 1
+    assert_same(before, params(kept))
+
+
+def test_outputs_of_a_run(tmp_path):
+    trainer = Trainer(config(), tmp_path / "run", data=toy_data(), progress=False, log=lambda s: None)
+    history = trainer.fit()
+    assert [h["epoch"] for h in history] == [1, 2]
+    lines = [json.loads(line) for line in open(tmp_path / "run" / "metrics.jsonl")]
+    epochs = [line for line in lines if line["kind"] == "epoch"]
+    assert len(epochs) == 2 and {"train_loss", "train_error", "val_top1_error", "val_top5_error"} <= set(epochs[0])
+    assert len([line for line in lines if line["kind"] == "point"]) == 6
+    assert os.path.getsize(tmp_path / "run" / "curves.png") > 1000
+    assert json.load(open(tmp_path / "run" / "config.json"))["batch_size"] == 16
+
+
+def test_training_learns_the_toy_problem(tmp_path):
+    trainer = Trainer(config(epochs=12, dropout=0.0, augment=False, lr=0.003, schedule="constant"), tmp_path / "run",
+                      data=toy_data(n=256), progress=False, log=lambda s: None)
+    trainer.fit()
+    assert trainer.history[-1]["val_top1_error"] < 0.3
+
+
+def test_ten_crop_evaluation(tmp_path):
+    trainer = Trainer(config(epochs=1, crop=14, augment=True), tmp_path / "run", data=toy_data(size=16),
+                      progress=False, log=lambda s: None)
+    trainer.fit()
+    single, ten = trainer.evaluate(), trainer.evaluate(ten_crops=True)
+    assert 0 <= ten["top1_error"] <= 1 and ten["top5_error"] <= single["top1_error"] + 1
+    assert ten["loss"] != single["loss"]
+
+
+def test_damaged_checkpoint_gives_a_clear_error(tmp_path):
+    path = tmp_path / CHECKPOINT
+    path.write_bytes(b"\x80\x04not a pickle")
+    with pytest.raises(ValueError, match="damaged or truncated"):
+        checkpoint.load(path)
+    with pytest.raises(FileNotFoundError, match="without --resume"):
+        checkpoint.load(tmp_path / "missing.pkl")
+
+
+def test_cli_trains_resumes_and_evaluates(tmp_path, capsys):
+    out = str(tmp_path / "run")
+    args = ["--epochs", "1", "--subset", "300", "--batch-size", "64", "--out", out, "--no-progress"]
+    assert main(args) == 0
+    assert "epoch   1/1" in capsys.readouterr().out
+    assert main(args) == 1  # the directory holds a run: refuse to overwrite it
+    assert "add --resume" in capsys.readouterr().err
+    assert main(["--out", out, "--resume", "--epochs", "2", "--no-progress"]) == 0
+    assert "resuming after epoch 1" in capsys.readouterr().out
+    assert main(["--out", out, "--eval-only", "--ten-crop", "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "centre crop" in printed and "ten crops" in printed
+
+
+def test_cli_errors_are_clear(tmp_path, capsys):
+    assert main(["--dataset", "cifar10", "--data-dir", str(tmp_path / "nowhere"), "--out", str(tmp_path / "r")]) == 1
+    assert "--download" in capsys.readouterr().err
+    assert main(["--out", str(tmp_path / "none"), "--resume"]) == 1
+    assert "no checkpoint" in capsys.readouterr().err
