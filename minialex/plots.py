@@ -1,14 +1,12 @@
 """Learning curves as PNG files (matplotlib without a screen)."""
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure  # no pyplot: never touches the backend of a notebook
 
 
 def plot_learning_curves(history, points, path, title=""):
     """Training error (fine-grained points and per-epoch), validation top-1/top-5
     error, and loss, against epochs; saved to ``path``."""
-    fig, (ax_err, ax_loss) = plt.subplots(1, 2, figsize=(11, 4))
+    fig = Figure(figsize=(11, 4))
+    ax_err, ax_loss = fig.subplots(1, 2)
     epochs = [h["epoch"] for h in history]
     if points:
         ax_err.plot([p["epoch"] for p in points], [p["train_error"] for p in points], color="0.7", lw=1,
@@ -26,4 +24,3 @@ def plot_learning_curves(history, points, path, title=""):
     ax_loss.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)

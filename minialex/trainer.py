@@ -19,7 +19,7 @@ import threading
 import time
 
 import numpy as np
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from . import checkpoint
 from .backend import check_device, to_device, to_numpy

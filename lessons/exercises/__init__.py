@@ -10,8 +10,9 @@ result with the library (or with finite differences). The notebook calls
 * it is right: "passed";
 * it is wrong: what went wrong, and the notebook still carries on.
 
-Reference solutions live in ``lessons/solutions/``; ``tests/test_lessons.py``
-proves that every solution passes its check, and that every unfilled
+Reference solutions live in ``lessons/solutions/``; the tests
+(``test_lessons_01_05.py``, ``test_lessons_06_10.py``) prove that every solution
+passes its check, and that every unfilled
 exercise reads "not done yet".
 """
 

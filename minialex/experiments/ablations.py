@@ -18,13 +18,10 @@ import argparse
 import json
 import os
 
-import matplotlib
+from matplotlib.figure import Figure  # no pyplot: never touches the backend of a notebook
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from ..data import load_dataset  # noqa: E402
-from ..trainer import CHECKPOINT, TrainConfig, Trainer  # noqa: E402
+from ..data import load_dataset
+from ..trainer import CHECKPOINT, TrainConfig, Trainer
 
 CLAIMS = {  # claim: (what it tests, paper section, config when on, config when off)
     "lrn": ("local response normalisation", "3.3", {"lrn": True}, {"lrn": False}),
@@ -88,7 +85,8 @@ def run_claim(args, claim, data):
 
 
 def plot_claim(result, path):
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig = Figure(figsize=(6, 4))
+    ax = fig.subplots()
     for variant, color in (("on", "C0"), ("off", "C3")):
         epochs, train, test = zip(*result["variants"][variant]["curve"])
         ax.plot(epochs, test, "o-", color=color, label=f"{variant}: test error")
@@ -98,7 +96,6 @@ def plot_claim(result, path):
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def write_table(out):

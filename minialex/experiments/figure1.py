@@ -32,13 +32,11 @@ import os
 import platform
 import time
 
-import matplotlib
+from matplotlib.figure import Figure  # no pyplot: never touches the backend of a notebook
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from ..data import load_dataset  # noqa: E402
-from ..trainer import CHECKPOINT, TrainConfig, Trainer, TrainingDiverged  # noqa: E402
+from .. import checkpoint
+from ..data import load_dataset
+from ..trainer import CHECKPOINT, TrainConfig, Trainer, TrainingDiverged
 
 STYLE = {"relu": dict(ls="-", color="k", label="ReLU"), "tanh": dict(ls="--", color="k", label="tanh")}
 
@@ -145,17 +143,35 @@ def run_activation(args, activation, data):
         raise SystemExit(f"[{activation}] every learning rate diverged; try smaller --lrs")
     if epochs_to(trainer.points, args.target)[0] is None and trainer.epoch < args.max_epochs:
         train_until(trainer, args, args.max_epochs, args.target)
-    first, interpolated = epochs_to(trainer.points, args.target)
-    summary = {"lr": lr, "sweep": table, "epochs_to_target": first, "epochs_to_target_interpolated": interpolated,
-               "reached_target": first is not None, "epochs_trained": trainer.points[-1]["epoch"],
-               "seconds_training": sum(h["seconds"] for h in trainer.history),
-               "curve": [[round(p["epoch"], 4), round(p["train_error"], 5)] for p in trainer.points]}
+    summary = summarise(trainer.points, trainer.history, lr, table, finished=True)
     with open(os.path.join(args.out, f"{activation}.json"), "w") as f:
         json.dump(summary, f, indent=1)
+    first = summary["epochs_to_target"]
     print(f"[{activation}] {'reached' if first else 'did not reach'} {args.target:.0%} "
           f"{f'after {first:.2f} epochs' if first else f'in {args.max_epochs} epochs'} "
           f"({time.time() - tick:.0f} s this session)")
     return summary
+
+
+def summarise(points, history, lr, table, finished, target=0.25):
+    first, interpolated = epochs_to(points, target)
+    return {"lr": lr, "sweep": table, "epochs_to_target": first, "epochs_to_target_interpolated": interpolated,
+            "reached_target": first is not None, "finished": finished, "epochs_trained": points[-1]["epoch"],
+            "seconds_training": sum(h["seconds"] for h in history),
+            "curve": [[round(p["epoch"], 4), round(p["train_error"], 5)] for p in points]}
+
+
+def unfinished_summary(args, activation):
+    """For --plot-only while a run is still going: the run that got furthest, from its checkpoint."""
+    runs = [d for d in os.listdir(args.out) if d.startswith(f"{activation}-lr")]
+    states = {d: checkpoint.load(os.path.join(args.out, d, CHECKPOINT)) for d in runs
+              if os.path.exists(os.path.join(args.out, d, CHECKPOINT))}
+    if not states:
+        return None
+    name, state = max(states.items(), key=lambda item: len(item[1]["points"]))
+    table = [{"lr": s["config"]["lr"], "train_error_after_sweep": error_at(s["points"], args.sweep_epochs)}
+             for s in sorted(states.values(), key=lambda s: s["config"]["lr"])]
+    return summarise(state["points"], state["history"], state["config"]["lr"], table, False, args.target)
 
 
 def plot(args):
@@ -166,9 +182,14 @@ def plot(args):
         if os.path.exists(path):
             with open(path) as f:
                 results[act] = json.load(f)
+        elif args.plot_only and os.path.isdir(args.out):
+            summary = unfinished_summary(args, act)
+            if summary:
+                results[act] = summary
     if not results:
         raise SystemExit(f"no finished runs in {args.out}")
-    fig, ax = plt.subplots(figsize=(6, 4.5))
+    fig = Figure(figsize=(6, 4.5))
+    ax = fig.subplots()
     for act, r in results.items():
         xs, ys = zip(*r["curve"])
         style = dict(STYLE[act], label=f"{STYLE[act]['label']} (lr {r['lr']:g})")
@@ -180,13 +201,15 @@ def plot(args):
     ax.legend()
     fig.tight_layout()
     fig.savefig(os.path.join(args.out, "figure1.png"), dpi=120)
-    plt.close(fig)
     relu, tanh = results.get("relu", {}), results.get("tanh", {})
     ratio = None
     if relu.get("epochs_to_target") and tanh.get("epochs_to_target"):
         ratio = tanh["epochs_to_target"] / relu["epochs_to_target"]
     report = {"ratio_tanh_over_relu": ratio, "target_train_error": args.target,
               "ratio_is_lower_bound": bool(relu.get("epochs_to_target") and tanh and not tanh["reached_target"]),
+              "tanh_epochs_over_relu_epochs_so_far": (tanh["epochs_trained"] / relu["epochs_to_target"]
+                                                      if relu.get("epochs_to_target") and tanh
+                                                      and not tanh["reached_target"] else None),
               "activations": results, "seed": args.seed, "subset": args.subset, "batch_size": args.batch_size,
               "points_per_epoch": args.points_per_epoch, "sweep_epochs": args.sweep_epochs,
               "max_epochs": args.max_epochs, "data": "CIFAR-10 (cifar-10-batches-py)",

@@ -1,0 +1,53 @@
+"""Checks for lesson 03, ReLU against tanh."""
+import numpy as np
+
+from minialex.gradcheck import numerical_gradient, rel_error
+from minialex.layers import ReLU, Tanh
+
+from . import ExerciseFailed
+
+
+def _cases(seed):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((4, 3, 5, 5)) * 3
+    x.flat[::7] = 0.0  # exact zeros: the derivative of max(0, x) at 0 is taken to be 0
+    dout = rng.standard_normal(x.shape)
+    return x, dout
+
+
+def _compare(got, want, x, name):
+    if not isinstance(got, np.ndarray) or got.shape != x.shape:
+        raise ExerciseFailed(f"{name} should return an array of the input's shape {x.shape}, "
+                             f"got {getattr(got, 'shape', type(got).__name__)}")
+    if not np.allclose(got, want, rtol=1e-6, atol=1e-10):
+        bad = np.argwhere(~np.isclose(got, want, rtol=1e-6, atol=1e-10))[0]
+        hint = " (at x = 0 the derivative of max(0, x) is taken to be 0)" if x[tuple(bad)] == 0 else ""
+        raise ExerciseFailed(f"{name}: at input value x = {x[tuple(bad)] + 0.0:.4g} expected "
+                             f"{want[tuple(bad)] + 0.0:.4g}, got {got[tuple(bad)] + 0.0:.4g}{hint}")
+
+
+def check_relu_backward(my_relu_backward):
+    """my_relu_backward(dout, x) -> dL/dx for out = max(0, x), given dL/dout."""
+    x, dout = _cases(5)
+    layer = ReLU()
+    layer.forward(x)
+    want = layer.backward(dout)
+    got = my_relu_backward(dout.copy(), x.copy())
+    _compare(got, want, x, "ReLU backward")
+    # and against finite differences, away from the kink at 0
+    xs = np.where(np.abs(x) < 1e-3, 0.5, x)
+    num = numerical_gradient(lambda: np.maximum(xs, 0), xs, dout=dout)
+    if rel_error(my_relu_backward(dout.copy(), xs.copy()), num) > 1e-6:
+        raise ExerciseFailed("disagrees with finite differences")
+
+
+def check_tanh_backward(my_tanh_backward):
+    """my_tanh_backward(dout, x) -> dL/dx for out = tanh(x), given dL/dout and the INPUT x."""
+    x, dout = _cases(6)
+    layer = Tanh()
+    layer.forward(x)
+    want = layer.backward(dout)
+    got = my_tanh_backward(dout.copy(), x.copy())
+    if isinstance(got, np.ndarray) and got.shape == x.shape and np.allclose(got, dout * (1 - x ** 2)):
+        raise ExerciseFailed("that is 1 - x^2: the derivative is 1 - tanh(x)^2 (x is the input, not the output)")
+    _compare(got, want, x, "tanh backward")

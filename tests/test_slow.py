@@ -1,0 +1,57 @@
+"""Slow checks on real images: run with `pytest -m slow` (minutes on a 2-core CPU)."""
+import os
+import time
+
+import numpy as np
+import pytest
+
+from minialex.data import center_crop, load_cifar10, load_image_folder
+from minialex.layers import SoftmaxCrossEntropy
+from minialex.models import alexnet
+from minialex.optim import SGD
+from minialex.trainer import TrainConfig, Trainer
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SAMPLE = os.path.join(HERE, "..", "lessons", "data", "cifar10-sample")
+SHARED_CIFAR_JPEG = os.path.join(HERE, "..", "..", "shared", "datasets", "cifar10-jpeg.tar.gz")
+
+pytestmark = pytest.mark.slow
+
+
+def test_alexnet_overfits_a_small_batch_of_real_images(tmp_path):
+    """The whole network, paper-exact except dropout off, drives the loss on 8
+    real images (upscaled CIFAR-10 photos, the paper's 256 -> 227 pipeline) to ~0."""
+    data = load_image_folder(SAMPLE, size=256, cache_dir=tmp_path)
+    pick = np.concatenate([np.flatnonzero(data.labels == c)[:2] for c in range(4)])
+    x = center_crop(data.images[pick], 227).astype(np.float32)
+    x -= x.mean(axis=0)
+    y = data.labels[pick]
+    net = alexnet(num_classes=4, dropout=0.0, seed=0)
+    loss_fn, sgd = SoftmaxCrossEntropy(), SGD(net.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+    losses = []
+    tick = time.perf_counter()
+    for _ in range(60):
+        losses.append(float(loss_fn.forward(net.forward(x), y)))
+        net.backward(loss_fn.backward())
+        sgd.step()
+        if losses[-1] < 0.01:
+            break
+    print(f"AlexNet, 8 images: loss {losses[0]:.3f} -> {losses[-1]:.4f} in {len(losses)} steps, "
+          f"{time.perf_counter() - tick:.0f} s")
+    assert losses[0] > 1.0 and losses[-1] < 0.05
+
+
+@pytest.mark.skipif(not os.path.exists(SHARED_CIFAR_JPEG), reason="needs ../shared/datasets (CIFAR-10 as JPEGs)")
+def test_figure1_net_learns_real_cifar10(tmp_path):
+    """One epoch of the Figure 1 network on 10,000 real CIFAR-10 training images
+    gets well below chance (90 %) on the 10,000 test images."""
+    import subprocess
+    import sys
+    subprocess.run([sys.executable, os.path.join(os.path.dirname(SHARED_CIFAR_JPEG), "make_cifar10_batches.py"),
+                    str(tmp_path)], check=True, capture_output=True)
+    train, test = load_cifar10(tmp_path)
+    config = TrainConfig(dataset="cifar10", subset=10000, epochs=2, lr=0.005, weight_decay=0.0, augment=False,
+                         schedule="constant")
+    trainer = Trainer(config, tmp_path / "run", data=(train, test), progress=False)
+    trainer.fit()
+    assert trainer.history[-1]["val_top1_error"] < 0.65
