@@ -25,7 +25,7 @@ def layer_flops(layer, in_shape, out_shape):
 
 
 def summary(model, input_shape):
-    """Rows (name, layer, output shape, parameters, FLOPs) for one image of
+    """Rows (name, layer, output shape, parameters, FLOPs, output bytes) for one image of
     ``input_shape`` = (C, H, W), found by running one forward pass; returns
     (rows, text) where text is a printable table with totals."""
     x = np.zeros((1, *input_shape), dtype=next(iter(model.parameters()))[1].params["W"].dtype)
@@ -35,13 +35,15 @@ def summary(model, input_shape):
     for name, layer in zip(model.names, model.layers):
         out = layer.forward(x)
         params = sum(int(np.prod(p.shape)) for p in layer.params.values())
-        rows.append((name, repr(layer), tuple(out.shape[1:]), params, layer_flops(layer, x.shape, out.shape)))
+        rows.append((name, repr(layer), tuple(out.shape[1:]), params, layer_flops(layer, x.shape, out.shape),
+                     out[0].nbytes))
         x = out
     if was_training:
         model.train()
-    header = f"{'layer':<8} {'type':<60} {'output':>16} {'params':>12} {'FLOPs':>15}"
+    header = f"{'layer':<8} {'type':<60} {'output':>16} {'params':>12} {'FLOPs':>15} {'output KiB':>11}"
     lines = [header, "-" * len(header)]
-    lines += [f"{n:<8} {t:<60} {'x'.join(map(str, s)):>16} {p:>12,} {f:>15,}" for n, t, s, p, f in rows]
+    lines += [f"{n:<8} {t:<60} {'x'.join(map(str, s)):>16} {p:>12,} {f:>15,} {m / 1024:>11,.0f}"
+              for n, t, s, p, f, m in rows]
     lines += ["-" * len(header), f"{'total':<8} {'':<60} {'':>16} {sum(r[3] for r in rows):>12,} "
-                                 f"{sum(r[4] for r in rows):>15,}"]
+                                 f"{sum(r[4] for r in rows):>15,} {sum(r[5] for r in rows) / 1024:>11,.0f}"]
     return rows, "\n".join(lines)

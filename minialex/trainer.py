@@ -70,6 +70,9 @@ class TrainConfig:
 class Trainer:
     def __init__(self, config, run_dir, data=None, progress=True, log=print):
         check_device(config.device)
+        if config.schedule == "plateau" and not config.validate:
+            raise ValueError("schedule 'plateau' drops the learning rate when the validation error stops "
+                             "improving, so it needs validate=True; use schedule 'step' or 'constant'")
         self.config, self.run_dir, self.progress, self.log = config, run_dir, progress, log
         self.train_set, self.test_set = data if data is not None else load_dataset(
             config.dataset, config.data_dir, config.download)

@@ -18,15 +18,15 @@ def test_alexnet_has_the_papers_parameter_count(net):
 
 def test_alexnet_layer_table(net):
     rows, text = summary(net, (3, 227, 227))
-    shapes = {name: shape for name, _, shape, _, _ in rows}
+    shapes = {name: shape for name, _, shape, *_ in rows}
     assert shapes["conv1"] == (96, 55, 55) and shapes["pool1"] == (96, 27, 27)
     assert shapes["conv2"] == (256, 27, 27) and shapes["pool2"] == (256, 13, 13)
     assert shapes["conv5"] == (256, 13, 13) and shapes["pool5"] == (256, 6, 6)
     assert shapes["fc8"] == (1000,)
-    params = {name: p for name, _, _, p, _ in rows}
+    params = {name: p for name, _, _, p, *_ in rows}
     assert params["conv2"] == 307_456 and params["fc6"] == 37_752_832
     assert "60,965,224" in text
-    flops = {name: f for name, _, _, _, f in rows}
+    flops = {name: f for name, _, _, _, f, *_ in rows}
     assert flops["conv1"] == 2 * 96 * 55 * 55 * 11 * 11 * 3
 
 
@@ -66,7 +66,7 @@ def test_alexnet_ablation_switches():
 def test_figure1_net(activation):
     net = figure1_net(activation)
     rows, _ = summary(net, (3, 32, 32))
-    shapes = {name: shape for name, _, shape, _, _ in rows}
+    shapes = {name: shape for name, _, shape, *_ in rows}
     assert shapes["pool1"] == (32, 16, 16) and shapes["pool2"] == (32, 8, 8) and shapes["pool3"] == (64, 4, 4)
     assert net["fc"].in_features == 1024
     assert type(net["act1"]).__name__.lower() == activation

@@ -1,0 +1,366 @@
+"""Pictures of what a trained network learned (paper section 6.1), as PNG files.
+
+    python -m minialex.visualize kernels RUN_DIR              # Figure 3: first-layer kernels
+    python -m minialex.visualize predictions RUN_DIR --n 8    # Figure 4 left: top-5 predictions
+    python -m minialex.visualize neighbours RUN_DIR --n 5 --k 6   # Figure 4 right: nearest neighbours
+
+RUN_DIR is a run directory written by ``python -m minialex.train`` (it holds
+``checkpoint.pkl``); each command writes RUN_DIR/<command>.png unless ``--out``
+says otherwise.
+
+The library functions behind the commands work on any ``Sequential``:
+``plot_kernels``, ``plot_predictions``, ``plot_neighbours``, ``features`` (the
+last hidden layer's activations; ``image_features`` for uint8 images) and
+``nearest_neighbours``.
+"""
+import argparse
+import math
+import os
+import sys
+
+from matplotlib.figure import Figure  # no pyplot: never touches the backend of a notebook
+import numpy as np
+
+from .backend import default_device, device_of, to_device, to_numpy
+from .data import center_crop
+from .layers import Conv2d, Linear
+
+DPI = 80
+COMMANDS = ("kernels", "predictions", "neighbours")
+
+
+# -- loading a run ------------------------------------------------------------------
+
+
+def load_run(run_dir, device=None):
+    """The ``Trainer`` of a run directory, its model restored from ``checkpoint.pkl``
+    (and its data set loaded, with the run's subset, mean image and crop)."""
+    from .trainer import CHECKPOINT, Trainer  # here, so that plotting alone does not load the trainer
+
+    if not os.path.isdir(run_dir):
+        raise FileNotFoundError(f"no run directory {run_dir}: train one first, e.g. "
+                                f"python -m minialex.train --out {run_dir}")
+    if not os.path.exists(os.path.join(run_dir, CHECKPOINT)):
+        raise FileNotFoundError(f"{run_dir} holds no {CHECKPOINT}: it is not a run directory of "
+                                "python -m minialex.train, or its first epoch has not finished yet")
+    return Trainer.resume(run_dir, device=device or default_device(), progress=False, log=lambda *a: None)
+
+
+def model_input(images, mean=None, crop=None):
+    """uint8 images (N, C, H, W) -> float32 network input: minus the mean image,
+    centre crop of size ``crop`` (the test-time view of a single-crop evaluation)."""
+    x = images.astype(np.float32)
+    if mean is not None:
+        x -= np.asarray(mean, np.float32)
+    if crop is not None and crop != x.shape[2]:
+        x = center_crop(x, crop)
+    return np.ascontiguousarray(x)
+
+
+def _model_device(model):
+    params = model.parameters()
+    return device_of(params[0][1].params[params[0][2]]) if params else "cpu"
+
+
+def _batched(model, x, layers, batch_size, prepare=None):
+    """Run ``layers`` in eval mode on x, ``batch_size`` at a time, on the model's
+    device; a NumPy array back. ``prepare`` (if given) turns each slice of x into
+    network input first. The model's train/eval mode is restored."""
+    was_training = model.training
+    model.eval()
+    device = _model_device(model)
+    outputs = []
+    try:
+        for start in range(0, len(x), batch_size):
+            batch = x[start:start + batch_size]
+            out = to_device(np.ascontiguousarray(prepare(batch) if prepare else batch), device)
+            for layer in layers:
+                out = layer.forward(out)
+            outputs.append(to_numpy(out))
+    finally:
+        if was_training:
+            model.train()
+    return np.concatenate(outputs) if outputs else np.zeros((0,), np.float32)
+
+
+# -- features and nearest neighbours ------------------------------------------------------------------
+
+
+def last_linear_index(model):
+    """Index in ``model.layers`` of the last ``Linear`` layer (the classifier)."""
+    for i in range(len(model.layers) - 1, -1, -1):
+        if isinstance(model.layers[i], Linear):
+            return i
+    raise ValueError("the model has no Linear layer, so it has no 'last hidden layer' to take features from")
+
+
+def features(model, x, batch_size=256):
+    """The last hidden layer's activations for input x (N, ...): the input of the
+    final ``Linear`` layer, computed in eval mode (dropout off), ``batch_size``
+    images at a time. For AlexNet that is fc7 after ReLU (4096 values), the
+    feature vector of the paper's Figure 4; for the Figure 1 net, the flattened
+    conv3 maps. Returns a NumPy array (N, D)."""
+    layers = model.layers[:last_linear_index(model)]
+    return _batched(model, x, layers, batch_size).reshape(len(x), -1)
+
+
+def image_features(model, images, mean=None, crop=None, batch_size=256):
+    """``features`` of uint8 images (N, C, H, W), converted with ``model_input``
+    a batch at a time (so a big training set is never all in floats at once)."""
+    layers = model.layers[:last_linear_index(model)]
+    out = _batched(model, images, layers, batch_size, prepare=lambda b: model_input(b, mean, crop))
+    return out.reshape(len(images), -1)
+
+
+def predict_proba(model, x, batch_size=256):
+    """Softmax probabilities (N, classes), in eval mode, as a float64 NumPy array."""
+    logits = _batched(model, x, model.layers, batch_size).astype(np.float64)
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def nearest_neighbours(query, reference, k=6, chunk=1024):
+    """(indices (Q, k), distances (Q, k)): for each row of ``query`` (Q, D), the k
+    rows of ``reference`` (M, D) nearest in Euclidean distance, nearest first.
+
+    ||q - r||^2 = ||q||^2 + ||r||^2 - 2 q.r turns the search into one matrix
+    product per chunk of the reference set; the k distances returned are then
+    recomputed directly from q - r, so a vector's distance to itself is exactly 0.
+    """
+    query = np.asarray(query, np.float64).reshape(len(query), -1)
+    reference = np.asarray(reference).reshape(len(reference), -1)  # float64 a chunk at a time
+    if query.shape[1] != reference.shape[1]:
+        raise ValueError(f"query vectors have {query.shape[1]} values, reference vectors {reference.shape[1]}")
+    if not 1 <= k <= len(reference):
+        raise ValueError(f"k must be between 1 and the number of reference vectors ({len(reference)}), got {k}")
+    q2 = (query ** 2).sum(axis=1)[:, None]
+    best_d = np.full((len(query), 0), np.inf)
+    best_i = np.zeros((len(query), 0), np.int64)
+    for start in range(0, len(reference), chunk):
+        block = reference[start:start + chunk].astype(np.float64)
+        d2 = q2 + (block ** 2).sum(axis=1)[None, :] - 2 * query @ block.T
+        best_d = np.concatenate([best_d, d2], axis=1)
+        best_i = np.concatenate([best_i, np.broadcast_to(np.arange(start, start + len(block)), d2.shape)], axis=1)
+        keep = np.argsort(best_d, axis=1, kind="stable")[:, :k]
+        best_d, best_i = np.take_along_axis(best_d, keep, 1), np.take_along_axis(best_i, keep, 1)
+    dist = np.linalg.norm(query[:, None, :] - reference[best_i].astype(np.float64), axis=2)
+    order = np.argsort(dist, axis=1, kind="stable")
+    return np.take_along_axis(best_i, order, 1), np.take_along_axis(dist, order, 1)
+
+
+# -- pictures ---------------------------------------------------------------------------
+
+
+def _show_image(ax, image):
+    """Draw one uint8 (C, H, W) image: RGB in colour, one channel in grey."""
+    image = np.asarray(image)
+    if image.shape[0] == 3:
+        ax.imshow(image.transpose(1, 2, 0), interpolation="nearest")
+    else:
+        ax.imshow(image[0], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def kernel_mosaic(weights, columns=None, border=1):
+    """One picture of conv kernels W (F, C, kh, kw): each kernel scaled to [0, 1]
+    on its own (its minimum black, its maximum white), laid out in a grid with
+    ``border`` pixels of white between kernels. RGB kernels (C = 3) give an
+    (H, W, 3) image; otherwise each channel is its own grey tile, (H, W)."""
+    w = to_numpy(weights).astype(np.float64)
+    f, c, kh, kw = w.shape
+    if c == 3:
+        tiles = w.transpose(0, 2, 3, 1)  # (F, kh, kw, 3)
+    else:
+        tiles = w.reshape(f * c, kh, kw)[..., None]  # grey: one tile per (kernel, channel)
+    lo = tiles.min(axis=(1, 2, 3), keepdims=True)
+    hi = tiles.max(axis=(1, 2, 3), keepdims=True)
+    tiles = (tiles - lo) / np.where(hi > lo, hi - lo, 1.0)
+    n = len(tiles)
+    columns = columns or (16 if n >= 64 else 8 if n > 8 else n)
+    rows = math.ceil(n / columns)
+    mosaic = np.ones((rows * (kh + border) + border, columns * (kw + border) + border, tiles.shape[3]))
+    for i, tile in enumerate(tiles):
+        r, col = divmod(i, columns)
+        top, left = border + r * (kh + border), border + col * (kw + border)
+        mosaic[top:top + kh, left:left + kw] = tile
+    return mosaic if c == 3 else mosaic[..., 0]
+
+
+def first_conv(model):
+    """The first ``Conv2d`` of a Sequential (conv1)."""
+    for layer in model.layers:
+        if isinstance(layer, Conv2d):
+            return layer
+    raise ValueError("the model has no Conv2d layer, so there are no first-layer kernels to draw")
+
+
+def plot_kernels(model, path, title=None, columns=None):
+    """Figure 3: the first convolutional layer's kernels as a grid of small
+    images (colour for RGB input, grey otherwise), each contrast-normalised on
+    its own. With 96 AlexNet kernels and 16 columns, the top three rows are
+    kernels 0-47 (the first GPU's half, which feeds group 1 of conv2) and the
+    bottom three rows kernels 48-95. Returns ``path``."""
+    conv = first_conv(model)
+    mosaic = kernel_mosaic(conv.params["W"], columns)
+    f, c, kh, kw = conv.params["W"].shape
+    height, width = mosaic.shape[:2]
+    fig_w = min(11.0, max(4.0, 0.12 * width))
+    fig = Figure(figsize=(fig_w, fig_w * height / width + 0.4))
+    ax = fig.subplots()
+    ax.imshow(mosaic, cmap=None if mosaic.ndim == 3 else "gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_axis_off()
+    ax.set_title(title or f"{f} first-layer kernels, {kh}x{kw}x{c} (each scaled to its own range)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=DPI)
+    return path
+
+
+def top5(probs, k=5):
+    """(indices (N, k), probabilities (N, k)) of the k most probable classes, most probable first."""
+    k = min(k, probs.shape[1])
+    idx = np.argsort(-probs, axis=1, kind="stable")[:, :k]
+    return idx, np.take_along_axis(probs, idx, 1)
+
+
+def plot_predictions(model, images, labels, classes, path, mean=None, crop=None, columns=4, title=None):
+    """Figure 4 (left): each image with its true label under it and the model's
+    five most probable labels as bars; the bar of the true label (if it is in
+    the top five) is red, the others blue. ``images`` uint8 (N, C, H, W) are
+    shown as they are and fed to the model as ``model_input(images, mean, crop)``.
+    Returns ``path``."""
+    labels = np.asarray(labels)
+    probs = predict_proba(model, model_input(images, mean, crop))
+    idx, p = top5(probs)
+    n = len(images)
+    columns = min(columns, n)
+    rows = math.ceil(n / columns)
+    fig = Figure(figsize=(3.6 * columns, 1.9 * rows))
+    # per image: the picture, room for the class names, the bars
+    grid = fig.add_gridspec(rows, 3 * columns, width_ratios=[1, 0.75, 1.25] * columns, wspace=0.05, hspace=0.6)
+    for i in range(n):
+        r, c = divmod(i, columns)
+        ax_img = fig.add_subplot(grid[r, 3 * c])
+        _show_image(ax_img, images[i])
+        ok = idx[i, 0] == labels[i]
+        ax_img.set_xlabel(classes[labels[i]], fontsize=9, fontweight="bold")
+        ax_img.set_title("right" if ok else "wrong", fontsize=8, color="green" if ok else "red")
+        ax_bar = fig.add_subplot(grid[r, 3 * c + 2])
+        y = np.arange(len(idx[i]))
+        colors = ["tab:red" if j == labels[i] else "tab:blue" for j in idx[i]]
+        ax_bar.barh(y, p[i], color=colors, height=0.7)
+        ax_bar.set_yticks(y, [classes[j] for j in idx[i]], fontsize=8)
+        ax_bar.tick_params(axis="y", length=0)
+        ax_bar.set_xlim(0, 1)
+        ax_bar.set_ylim(len(y) - 0.5, -0.5)
+        ax_bar.set_xticks([0, 0.5, 1])
+        ax_bar.tick_params(axis="x", labelsize=7)
+        for side in ("top", "right"):
+            ax_bar.spines[side].set_visible(False)
+    fig.suptitle(title or "top-5 predictions (red bar: the true label)", fontsize=10)
+    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    return path
+
+
+def plot_neighbours(model, query_images, query_labels, train_images, train_labels, classes, path, k=6,
+                    mean=None, crop=None, batch_size=256, train_features=None, title=None):
+    """Figure 4 (right): each query image (first column) and the k training
+    images whose last-hidden-layer feature vectors (``features``) are nearest to
+    its own in Euclidean distance, nearest first, with their labels (green where
+    the label matches the query's) and distances. ``train_features`` may be
+    passed to skip recomputing them. Returns ``path``."""
+    query_labels, train_labels = np.asarray(query_labels), np.asarray(train_labels)
+    q = image_features(model, query_images, mean, crop, batch_size)
+    if train_features is None:
+        train_features = image_features(model, train_images, mean, crop, batch_size)
+    idx, dist = nearest_neighbours(q, train_features, k)
+    n = len(query_images)
+    fig = Figure(figsize=(1.35 * (k + 1) + 0.3, 1.55 * n))
+    axes = fig.subplots(n, k + 1, squeeze=False)
+    for i in range(n):
+        _show_image(axes[i, 0], query_images[i])
+        axes[i, 0].set_title(f"test: {classes[query_labels[i]]}", fontsize=8, fontweight="bold")
+        for spine in axes[i, 0].spines.values():
+            spine.set_edgecolor("black")
+            spine.set_linewidth(2.5)
+        for j in range(k):
+            ax = axes[i, j + 1]
+            t = idx[i, j]
+            _show_image(ax, train_images[t])
+            same = train_labels[t] == query_labels[i]
+            ax.set_title(classes[train_labels[t]], fontsize=8, color="green" if same else "red")
+            ax.set_xlabel(f"d = {dist[i, j]:.3g}", fontsize=7)
+    fig.suptitle(title or f"the {k} training images nearest in last-hidden-layer features "
+                          f"({train_features.shape[1]} values)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=DPI)
+    return path
+
+
+# -- the command line ----------------------------------------------------------------------
+
+
+def _pick(n, total, seed):
+    """n distinct indices of range(total), drawn with ``seed``, sorted."""
+    if not 1 <= n <= total:
+        raise ValueError(f"--n must be between 1 and {total} (the number of test images), got {n}")
+    return np.sort(np.random.default_rng(seed).choice(total, n, replace=False))
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(prog="python -m minialex.visualize", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True, metavar="{" + ",".join(COMMANDS) + "}")
+    helps = {"kernels": "the first-layer kernels (paper Figure 3)",
+             "predictions": "test images with the model's top-5 labels (Figure 4, left)",
+             "neighbours": "test images and their nearest training images in feature space (Figure 4, right)"}
+    for name in COMMANDS:
+        s = sub.add_parser(name, help=helps[name], description=helps[name],
+                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        s.add_argument("run_dir", metavar="RUN_DIR", help="a run directory of python -m minialex.train")
+        s.add_argument("--out", default=None, help=f"PNG to write (default: RUN_DIR/{name}.png)")
+        s.add_argument("--device", choices=["cpu", "gpu"], default=None, help="default: $MINIALEX_DEVICE or cpu")
+        if name != "kernels":
+            s.add_argument("--n", type=int, default=8 if name == "predictions" else 5, help="how many test images")
+            s.add_argument("--seed", type=int, default=0, help="which test images (a random draw with this seed)")
+        if name == "neighbours":
+            s.add_argument("--k", type=int, default=6, help="neighbours per test image")
+            s.add_argument("--max-train", type=int, default=None,
+                           help="search only a stratified subset of this many training images (big data sets)")
+    return p.parse_args(argv)
+
+
+def run(a):
+    """Carry out the parsed command ``a``; returns the path written."""
+    trainer = load_run(a.run_dir, a.device)
+    out = a.out or os.path.join(a.run_dir, f"{a.command}.png")
+    model, classes = trainer.model, trainer.train_set.classes
+    name = f"{trainer.config.model} on {trainer.train_set.name}, epoch {trainer.epoch}"
+    if a.command == "kernels":
+        return plot_kernels(model, out, title=f"first-layer kernels: {name}")
+    test = trainer.test_set
+    pick = _pick(a.n, len(test), a.seed)
+    if a.command == "predictions":
+        return plot_predictions(model, test.images[pick], test.labels[pick], classes, out, trainer.mean,
+                                trainer.crop, title=f"top-5 predictions (red bar: the true label); {name}")
+    train = trainer.train_set
+    if a.max_train and a.max_train < len(train):
+        train = train.subset(a.max_train, seed=a.seed)
+    return plot_neighbours(model, test.images[pick], test.labels[pick], train.images, train.labels, classes, out,
+                           a.k, trainer.mean, trainer.crop,
+                           title=f"nearest training images by last-hidden-layer features; {name}")
+
+
+def main(argv=None):
+    a = parse_args(argv)
+    try:
+        path = run(a)
+    except (FileNotFoundError, ValueError, RuntimeError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""python -m minialex.visualize: the pictures of section 6.1 from a run directory."""
+import numpy as np
+import pytest
+
+from minialex import visualize
+from minialex.layers import Conv2d, Dropout, Flatten, Linear, ReLU, Sequential
+from minialex.trainer import TrainConfig, Trainer
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """A tiny run on the embedded Fashion-MNIST sample: 200 images, one epoch, a few seconds."""
+    out = tmp_path_factory.mktemp("vis") / "run"
+    config = TrainConfig(epochs=1, subset=200, batch_size=50, validate=False, schedule="constant", seed=0)
+    Trainer(config, str(out), progress=False, log=lambda *a: None).fit()
+    return out
+
+
+def _is_png(path):
+    return path.is_file() and path.stat().st_size > 1000 and path.read_bytes()[:8] == PNG_MAGIC
+
+
+@pytest.mark.parametrize("command, extra", [
+    ("kernels", []),
+    ("predictions", ["--n", "4"]),
+    ("neighbours", ["--n", "2", "--k", "3"]),
+])
+def test_command_writes_png(run_dir, tmp_path, command, extra, capsys):
+    out = tmp_path / f"{command}.png"
+    assert visualize.main([command, str(run_dir), "--out", str(out), *extra]) == 0
+    assert _is_png(out)
+    assert f"wrote {out}" in capsys.readouterr().out
+
+
+def test_default_output_is_in_the_run_directory(run_dir):
+    assert visualize.main(["kernels", str(run_dir)]) == 0
+    assert _is_png(run_dir / "kernels.png")
+
+
+def test_missing_run_dir_or_checkpoint_is_a_clear_error(tmp_path, capsys):
+    assert visualize.main(["kernels", str(tmp_path / "nowhere")]) == 1
+    assert "no run directory" in capsys.readouterr().err
+    assert visualize.main(["predictions", str(tmp_path)]) == 1
+    assert "checkpoint.pkl" in capsys.readouterr().err
+
+
+def test_bad_n_is_a_clear_error(run_dir, capsys):
+    assert visualize.main(["predictions", str(run_dir), "--n", "0"]) == 1
+    assert "--n must be between 1 and" in capsys.readouterr().err
+
+
+def test_features_of_the_trained_model(run_dir):
+    trainer = visualize.load_run(str(run_dir))
+    x = visualize.model_input(trainer.train_set.images[:7], trainer.mean, trainer.crop)
+    f = visualize.features(trainer.model, x, batch_size=3)
+    # figure1 net on 28x28: conv3's 64 maps pooled to 3x3, flattened: the input of fc
+    assert f.shape == (7, trainer.model["fc"].in_features) == (7, 64 * 3 * 3)
+    assert trainer.model.training  # the mode is restored
+    from_images = visualize.image_features(trainer.model, trainer.train_set.images[:7], trainer.mean, trainer.crop,
+                                           batch_size=2)
+    np.testing.assert_allclose(from_images, f, rtol=1e-5, atol=1e-5)
+
+
+def test_features_stop_before_the_last_linear_layer_in_eval_mode():
+    rng = np.random.default_rng(0)
+    model = Sequential(Conv2d(1, 2, 3, rng=rng), ReLU(), Flatten(), Linear(2 * 4 * 4, 5, rng=rng), ReLU(),
+                       Dropout(0.5, rng=rng), Linear(5, 3, rng=rng),
+                       names=["conv", "relu", "flatten", "fc1", "relu1", "drop", "fc2"])
+    x = rng.standard_normal((10, 1, 6, 6)).astype(np.float32)
+    f = visualize.features(model, x, batch_size=4)
+    expected = np.maximum(model["fc1"].forward(model["flatten"].forward(np.maximum(model["conv"].forward(x), 0))), 0)
+    np.testing.assert_allclose(f, expected, rtol=1e-5, atol=1e-6)  # dropout off: eval mode
+    np.testing.assert_array_equal(f, visualize.features(model, x, batch_size=4))
+
+
+def test_nearest_neighbours_match_brute_force_and_find_themselves():
+    rng = np.random.default_rng(1)
+    reference = rng.standard_normal((300, 8)).astype(np.float32)
+    query = np.concatenate([reference[[5, 17]], rng.standard_normal((3, 8)).astype(np.float32)])
+    idx, dist = visualize.nearest_neighbours(query, reference, k=4, chunk=64)
+    brute = np.linalg.norm(query[:, None, :].astype(np.float64) - reference[None].astype(np.float64), axis=2)
+    np.testing.assert_array_equal(idx, np.argsort(brute, axis=1)[:, :4])
+    np.testing.assert_allclose(dist, np.sort(brute, axis=1)[:, :4], rtol=1e-12)
+    assert idx[0, 0] == 5 and idx[1, 0] == 17 and dist[0, 0] == 0 and dist[1, 0] == 0
+
+
+def test_a_training_image_is_its_own_nearest_neighbour(run_dir):
+    trainer = visualize.load_run(str(run_dir))
+    x = visualize.model_input(trainer.train_set.images, trainer.mean, trainer.crop)
+    feats = visualize.features(trainer.model, x)
+    idx, dist = visualize.nearest_neighbours(feats[[0, 42]], feats, k=6)
+    assert 0 in idx[0] and 42 in idx[1]
+    assert dist[0, 0] == 0 and dist[1, 0] == 0
+
+
+def test_kernel_mosaic_normalises_each_kernel():
+    w = np.stack([np.full((3, 2, 2), -5.0), np.arange(12.0).reshape(3, 2, 2) * 100])
+    w[0, 0, 0, 0] = 1.0
+    mosaic = visualize.kernel_mosaic(w, columns=2, border=1)
+    assert mosaic.shape == (4, 7, 3)
+    for left in (1, 4):
+        tile = mosaic[1:3, left:left + 2]
+        assert tile.min() == 0 and tile.max() == 1
+    grey = visualize.kernel_mosaic(np.random.default_rng(0).standard_normal((5, 1, 3, 3)))
+    assert grey.ndim == 2
