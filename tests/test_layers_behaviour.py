@@ -123,3 +123,20 @@ def test_loss_label_errors(on_device):
         loss.forward(logits, on_device(np.array([0.0, 1.0, 2.0])))
     with pytest.raises(ValueError, match=r"shape \(3,\)"):
         loss.forward(logits, on_device(np.array([0, 1])))
+
+
+@pytest.mark.parametrize("stride, groups", [(1, 1), (2, 2)])
+def test_conv2d_in_many_small_chunks(monkeypatch, on_device, device, stride, groups):
+    """The fast path cuts a batch into chunks that fit in cache; with tiny budgets
+    every image is its own chunk, and the results must not change."""
+    from minialex.gradcheck import check_layer
+    from minialex.layers import conv, im2col
+    monkeypatch.setattr(conv, "COLUMN_BYTES", 1)
+    monkeypatch.setattr(im2col, "CHUNK_BYTES", 1)
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((5, 4, 7, 6))
+    layer = Conv2d(4, 6, 3, stride, 1, groups, weight_std=1.0, rng=rng).to(dtype=np.float64)
+    expected = conv2d_naive(x, layer.params["W"], layer.params["b"], stride, 1, groups)
+    layer.to(device)
+    np.testing.assert_allclose(to_numpy(layer.forward(on_device(x))), expected, rtol=1e-10, atol=1e-10)
+    assert max(check_layer(layer, on_device(x[:3])).values()) <= 1e-6

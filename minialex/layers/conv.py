@@ -2,9 +2,12 @@
 import numpy as np
 
 from ..backend import get_array_module
-from .im2col import batch_chunks, col2im, im2col
+from .im2col import batch_chunks, batch_to_last, col2im, im2col
 from .layer import Layer, init_param
 from .sizes import conv_output_size
+
+# At most this many bytes of im2col columns at once (see Conv2d._columns).
+COLUMN_BYTES = 16 << 20
 
 
 class Conv2d(Layer):
@@ -21,11 +24,20 @@ class Conv2d(Layer):
     the rest. im2col gives each group's rows a block of their own, so the
     whole convolution is one batched matrix product:
 
-        W as (groups, F/g, K/g)  @  cols (N, groups, K/g, P)  ->  (N, groups, F/g, P)
+        W as (groups, F/g, K/g)  @  cols (groups, K/g, N*P)  ->  (groups, F/g, N*P)
 
-    with K = C*kh*kw and P = OH*OW; that result is already NCHW. The rows of
+    with K = C*kh*kw and P = OH*OW, reordered to NCHW afterwards. The rows of
     ``cols`` are ordered (i, j, c) (see im2col.py), so the kernels are laid out
-    the same way, (F, kh, kw, C/g), for the product.
+    the same way, (F, kh, kw, C/g), for the product. Backward is two more
+    products and a col2im:
+
+        dW    = dout @ cols^T      (every output pixel's contribution, summed)
+        dcols = W^T @ dout,   dx = col2im(dcols)
+
+    The columns of a whole batch are big (AlexNet's conv2: 224 MB), so the
+    batch goes through a chunk of images at a time (``_columns``), in one
+    reused buffer, and backward rebuilds the columns from x rather than keep
+    them: an im2col is a copy, cheap next to the products.
 
     ``needs_input_grad = False`` skips dL/dx, which nobody needs for the first
     layer of a network (it saves a col2im, a large share of the step).
@@ -45,6 +57,7 @@ class Conv2d(Layer):
         if bias:
             self.params["b"] = np.full(out_channels, bias_init, dtype=dtype)
         self._cols = None  # im2col's buffer, reused from chunk to chunk and step to step
+        self._cols_hold = None  # which samples' columns the buffer holds
 
     def extra_repr(self):
         kh, kw = self.kernel_size
@@ -72,29 +85,61 @@ class Conv2d(Layer):
         _, f, oh, ow = self.output_shape(x.shape)
         g = self.groups
         xp = get_array_module(x)
-        self._x = x  # backward rebuilds the columns from x: cheaper than keeping them (conv2: 224 MB)
+        self._x = x  # all backward keeps: it rebuilds the columns from x
         out = xp.empty((n, f, oh, ow), dtype=x.dtype)
         out_g = out.reshape(n, g, f // g, oh * ow)
         kernels = self._kernel_matrix()
         for s, cols in self._columns(x, oh, ow):
-            xp.matmul(kernels, cols, out=out_g[s])
+            y = xp.matmul(kernels, cols)  # (g, F/g, b*OH*OW): the chunk's b images, in im2col's column order
+            out_g[s] = self._from_columns(y, s.stop - s.start)
         if "b" in self.params:
             out += self.params["b"].reshape(1, f, 1, 1)
         return out
 
-    def _columns(self, x, oh, ow):
-        """Yield (batch slice, im2col of those samples), a few samples at a time,
-        all into one reused buffer: the batch's columns are never all in memory."""
+    def _columns(self, x, oh, ow, backward=False):
+        """Yield (batch slice, im2col of those samples), a chunk of samples at a
+        time, into one reused buffer: the step never holds the whole batch's
+        columns (AlexNet's conv2 alone: 224 MB), yet each matrix product is
+        large (every BLAS call has a fixed cost, and its threads must meet).
+
+        Backward walks the chunks in reverse order: the first one it needs is
+        the last one forward made, still in the buffer, so one im2col is saved
+        (all of them, when the batch fits in one chunk)."""
         n, c = x.shape[:2]
         kh, kw = self.kernel_size
         xp = get_array_module(x)
         rows = kh * kw * c // self.groups
-        for s in batch_chunks(xp, n, rows * self.groups * oh * ow * x.itemsize):
-            if self._cols is None or self._cols.shape[0] < s.stop - s.start or self._cols.shape[1:] != (
-                    self.groups, rows, oh * ow) or self._cols.dtype != x.dtype:
-                self._cols = xp.empty((s.stop - s.start, self.groups, rows, oh * ow), dtype=x.dtype)
-            yield s, im2col(x[s], kh, kw, self.stride, self.padding, oh, ow, self.groups,
-                            out=self._cols[:s.stop - s.start])
+        chunks = batch_chunks(xp, n, c * kh * kw * oh * ow * x.itemsize, COLUMN_BYTES)
+        for s in (reversed(chunks) if backward else chunks):
+            size = (s.stop - s.start) * oh * ow
+            if self._cols is None or self._cols.size < self.groups * rows * size or self._cols.dtype != x.dtype:
+                self._cols = xp.empty(self.groups * rows * size, dtype=x.dtype)
+            cols = self._cols[:self.groups * rows * size].reshape(self.groups, rows, size)
+            if not (backward and self._cols_hold == (s, self._batch_last)):
+                im2col(x[s], kh, kw, self.stride, self.padding, oh, ow, self.groups, self._batch_last, out=cols)
+            self._cols_hold = None if backward else (s, self._batch_last)  # backward overwrites the buffer
+            yield s, cols
+
+    @property
+    def _batch_last(self):
+        """im2col's column order (see im2col.py): image index last pays off only
+        where a col2im runs at stride 1; elsewhere its transposes cost more."""
+        return self.stride == 1 and self.needs_input_grad
+
+    def _from_columns(self, y, b):
+        """(g, F/g, b*OH*OW) in im2col's column order -> (b, g, F/g, OH*OW), a view."""
+        g, fg = y.shape[:2]
+        if self._batch_last:
+            return y.reshape(g, fg, -1, b).transpose(3, 0, 1, 2)
+        return y.reshape(g, fg, b, -1).transpose(2, 0, 1, 3)
+
+    def _to_columns(self, a):
+        """(b, g, F/g, OH*OW) -> (g, F/g, b*OH*OW) in im2col's column order, contiguous."""
+        xp = get_array_module(a)
+        b, g, fg, p = a.shape
+        if self._batch_last:
+            return batch_to_last(a, xp.empty((g, fg, p, b), dtype=a.dtype)).reshape(g, fg, -1)
+        return xp.ascontiguousarray(a.transpose(1, 2, 0, 3)).reshape(g, fg, -1)
 
     def _kernel_matrix(self):
         """W (F, C/g, kh, kw) as (g, F/g, kh*kw*C/g), rows in im2col's (i, j, c) order."""
@@ -111,13 +156,13 @@ class Conv2d(Layer):
         kernels = self._kernel_matrix()
         dW = xp.zeros(kernels.shape, dtype=dout.dtype)  # (g, F/g, kh*kw*C/g)
         dx = xp.empty(self._x.shape, dtype=dout.dtype) if self.needs_input_grad else None
-        for s, cols in self._columns(self._x, oh, ow):
-            # dL/dW sums every output pixel's contribution, over the batch too.
-            dW += xp.matmul(dout_g[s], cols.transpose(0, 1, 3, 2)).sum(axis=0)
+        for s, cols in self._columns(self._x, oh, ow, backward=True):
+            d = self._to_columns(dout_g[s])
+            dW += xp.matmul(d, cols.transpose(0, 2, 1))  # summed over the chunks, hence the batch
             if dx is not None:
                 # The columns are used up: their buffer takes dL/dcols.
-                dcols = xp.matmul(kernels.transpose(0, 2, 1), dout_g[s], out=cols)
-                dx[s] = col2im(dcols, dx[s].shape, kh, kw, self.stride, self.padding, oh, ow, g)
+                dcols = xp.matmul(kernels.transpose(0, 2, 1), d, out=cols)
+                dx[s] = col2im(dcols, dx[s].shape, kh, kw, self.stride, self.padding, oh, ow, g, self._batch_last)
         self.grads["W"] = dW.reshape(f, kh, kw, -1).transpose(0, 3, 1, 2).copy()
         if "b" in self.params:
             self.grads["b"] = dout.sum(axis=(0, 2, 3))

@@ -35,6 +35,7 @@ class Linear(Layer):
 
     def backward(self, dout):
         """dout (N, out_features) -> dx (N, in_features)."""
+        self.grads.clear()  # let go of last step's gradients before making new ones (fc6's: 151 MB)
         self.grads["W"] = dout.T @ self._x
         if "b" in self.params:
             self.grads["b"] = dout.sum(axis=0)

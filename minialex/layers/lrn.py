@@ -51,7 +51,7 @@ class LocalResponseNorm(Layer):
         out = xp.empty_like(x)
         # A chunk of samples at a time: the half-dozen passes below then run in cache.
         for s in batch_chunks(xp, x.shape[0], 4 * x[0].nbytes):
-            d, scale = self._denominator(x[s])
+            _, scale = self._denominator(x[s])
             xp.multiply(x[s], scale, out=out[s])
         return out
 
@@ -77,12 +77,12 @@ class LocalResponseNorm(Layer):
         for s in batch_chunks(xp, dout.shape[0], 4 * dout[0].nbytes):
             x = self._x[s]
             d, scale = self._denominator(x)
-            t = dout[s] * x
+            t = dout[s] * x  # dout_i a_i d_i^(-beta-1), built in place
             t *= scale
             t /= d
             window = channel_window_sum(t, self.size)
             window *= x
             window *= 2 * self.alpha * self.beta
-            xp.multiply(dout[s], scale, out=dx[s])
+            xp.multiply(dout[s], scale, out=dx[s])  # dout_j d_j^-beta
             dx[s] -= window
         return dx

@@ -1,0 +1,283 @@
+"""Shared pieces of the CPU benchmarks: timing, machine facts, and the PyTorch
+twins of minialex's networks.
+
+Not a test and not part of the package: PyTorch is a benchmark-only
+dependency. Run the benchmarks with the venv that has it:
+
+    python -m venv .venv-bench --system-site-packages
+    .venv-bench/bin/pip install torch==2.13.0 psutil threadpoolctl
+    .venv-bench/bin/python benchmarks/run_cpu.py
+
+Fairness rules kept everywhere: float32 on both sides, 2 threads on both
+sides, the same network (grouped conv2/4/5, LRN after relu1/relu2, 3x3/2
+max-pools, dropout 0.5), no input gradient for the first convolution, and
+minialex and PyTorch timed alternately in one process, so a background job
+slows both alike. Each number is reported as min and median of the repeats.
+"""
+import os
+import platform
+import statistics
+import sys
+import time
+
+import numpy as np
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if REPO not in sys.path:
+    sys.path.insert(0, REPO)
+
+THREADS = 2
+# A pause before each timed call: after a call OpenBLAS's worker threads spin
+# (sched_yield) for about 2^28 cycles, 0.1 s here, before they sleep, and
+# PyTorch's OpenMP threads spin briefly too; without the pause one library's
+# idle threads would take the cores from the other's next call.
+SWITCH_PAUSE_S = 0.15
+
+
+def import_torch():
+    import torch
+    torch.set_num_threads(THREADS)
+    return torch
+
+
+class threads:
+    """``with threads(torch, 1):`` both frameworks on n threads (PyTorch's
+    intra-op pool, and every BLAS through threadpoolctl), restored after."""
+
+    def __init__(self, torch, n):
+        try:
+            import threadpoolctl
+        except ImportError:
+            raise SystemExit("the 1-thread runs need threadpoolctl: .venv-bench/bin/pip install threadpoolctl")
+        self.torch, self.n, self.limits = torch, n, threadpoolctl.threadpool_limits
+
+    def __enter__(self):
+        self.old = self.torch.get_num_threads()
+        self.torch.set_num_threads(self.n)
+        self.ctx = self.limits(limits=self.n, user_api="blas")
+        self.ctx.__enter__()
+
+    def __exit__(self, *exc):
+        self.ctx.__exit__(*exc)
+        self.torch.set_num_threads(self.old)
+
+
+# ---------------------------------------------------------------- timing
+
+def interleaved(cases, repeats, warmup=1, pause=SWITCH_PAUSE_S):
+    """Time ``cases`` = {name: fn} alternately: warm-up calls, then ``repeats``
+    rounds, each calling every fn once. -> {name: [seconds, ...]}."""
+    for fn in cases.values():
+        for _ in range(warmup):
+            fn()
+    times = {name: [] for name in cases}
+    for _ in range(repeats):
+        for name, fn in cases.items():
+            time.sleep(pause)
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return times
+
+
+def summary(ts):
+    """(min, median) of a list of times."""
+    return min(ts), statistics.median(ts)
+
+
+# ---------------------------------------------------------------- machine
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def cpu_details():
+    """family/model numbers, and cache sizes as the kernel reports them."""
+    info = {}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key = line.split(":", 1)[0].strip()
+                if key in ("cpu family", "model", "cpu MHz") and key not in info:
+                    info[key] = line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    caches = []
+    base = "/sys/devices/system/cpu/cpu0/cache"
+    for idx in sorted(os.listdir(base)) if os.path.isdir(base) else []:
+        try:
+            with open(f"{base}/{idx}/level") as f:
+                level = f.read().strip()
+            with open(f"{base}/{idx}/type") as f:
+                kind = f.read().strip()
+            with open(f"{base}/{idx}/size") as f:
+                size = f.read().strip()
+        except OSError:
+            continue
+        if kind != "Instruction":
+            caches.append(f"L{level} {size}")
+    return ", ".join(f"{k} {v}" for k, v in info.items()) + (f"; caches {', '.join(caches)}" if caches else "")
+
+
+def load_average():
+    try:
+        return " ".join(f"{v:.2f}" for v in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
+def cpu_flags():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return [f for f in ("avx", "avx2", "fma", "avx512f") if f in flags]
+    except OSError:
+        pass
+    return []
+
+
+def numpy_blas():
+    """A one-line description of NumPy's BLAS, and the kernel it runs."""
+    try:
+        cfg = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        desc = f"{cfg.get('name')} {cfg.get('version')}"
+        extra = cfg.get("openblas configuration", "")
+    except Exception:  # older NumPy without mode="dicts"
+        desc, extra = "unknown", ""
+    try:
+        import threadpoolctl
+        info = [p for p in threadpoolctl.threadpool_info() if p.get("internal_api") == "openblas"]
+        if info:
+            p = info[0]
+            desc += f"; threadpoolctl: {p.get('internal_api')} {p.get('version')}, " \
+                    f"kernel {p.get('architecture')}, {p.get('num_threads')} threads"
+    except ImportError:
+        pass
+    if extra:
+        desc += f" ({' '.join(extra.split())})"
+    return desc
+
+
+def machine_facts(torch=None):
+    facts = {
+        "CPU": cpu_model(),
+        "CPU details": cpu_details(),
+        "cores (os.cpu_count)": os.cpu_count(),
+        "SIMD": " ".join(cpu_flags()),
+        "Python": sys.version.split()[0],
+        "NumPy": np.__version__,
+        "NumPy BLAS": numpy_blas(),
+    }
+    for var in ("OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+        if var in os.environ:
+            facts[var] = os.environ[var]
+    if torch is not None:
+        facts["PyTorch"] = torch.__version__
+        facts["PyTorch threads"] = torch.get_num_threads()
+        facts["PyTorch CPU capability"] = torch.backends.cpu.get_cpu_capability()
+        facts["PyTorch BLAS / DNN"] = "MKL" + (", oneDNN" if torch.backends.mkldnn.is_available() else "")
+    return facts
+
+
+# ---------------------------------------------------------------- networks
+
+ALEXNET_INPUT = (3, 227, 227)
+FIGURE1_INPUT = (3, 32, 32)
+
+# (name, minialex Conv2d kwargs, input shape without batch): AlexNet's five convolutions.
+ALEXNET_CONVS = [
+    ("conv1", dict(in_channels=3, out_channels=96, kernel_size=11, stride=4), (3, 227, 227)),
+    ("conv2", dict(in_channels=96, out_channels=256, kernel_size=5, padding=2, groups=2), (96, 27, 27)),
+    ("conv3", dict(in_channels=256, out_channels=384, kernel_size=3, padding=1), (256, 13, 13)),
+    ("conv4", dict(in_channels=384, out_channels=384, kernel_size=3, padding=1, groups=2), (384, 13, 13)),
+    ("conv5", dict(in_channels=384, out_channels=256, kernel_size=3, padding=1, groups=2), (384, 13, 13)),
+]
+# Figure-1 network's convolutions (batch 128), for the per-layer table.
+FIGURE1_CONVS = [
+    ("fig1.conv1", dict(in_channels=3, out_channels=32, kernel_size=5, padding=2), (3, 32, 32)),
+    ("fig1.conv2", dict(in_channels=32, out_channels=32, kernel_size=5, padding=2), (32, 16, 16)),
+    ("fig1.conv3", dict(in_channels=32, out_channels=64, kernel_size=5, padding=2), (32, 8, 8)),
+]
+
+
+def torch_conv(torch, kw):
+    return torch.nn.Conv2d(kw["in_channels"], kw["out_channels"], kw["kernel_size"], stride=kw.get("stride", 1),
+                           padding=kw.get("padding", 0), groups=kw.get("groups", 1))
+
+
+def torch_alexnet(torch, num_classes=1000, lrn_size=5, lrn_alpha=1e-4, beta=0.75, k=2.0):
+    """minialex.models.alexnet() in PyTorch. PyTorch divides LRN's alpha by
+    ``size``, minialex (like the paper) does not: hence alpha * size."""
+    nn = torch.nn
+    lrn = lambda: nn.LocalResponseNorm(lrn_size, alpha=lrn_alpha * lrn_size, beta=beta, k=k)
+    convs = [torch_conv(torch, kw) for _, kw, _ in ALEXNET_CONVS]
+    return nn.Sequential(
+        convs[0], nn.ReLU(), lrn(), nn.MaxPool2d(3, 2),
+        convs[1], nn.ReLU(), lrn(), nn.MaxPool2d(3, 2),
+        convs[2], nn.ReLU(), convs[3], nn.ReLU(), convs[4], nn.ReLU(), nn.MaxPool2d(3, 2),
+        nn.Flatten(),
+        nn.Linear(256 * 6 * 6, 4096), nn.ReLU(), nn.Dropout(0.5),
+        nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(0.5),
+        nn.Linear(4096, num_classes),
+    )
+
+
+def torch_figure1(torch, num_classes=10):
+    """minialex.models.figure1_net() in PyTorch (ReLU, overlapping pools rounding up)."""
+    nn = torch.nn
+    conv = lambda cin, cout: nn.Conv2d(cin, cout, 5, padding=2)
+    return nn.Sequential(
+        conv(3, 32), nn.MaxPool2d(3, 2, ceil_mode=True), nn.ReLU(),
+        conv(32, 32), nn.ReLU(), nn.AvgPool2d(3, 2, ceil_mode=True),
+        conv(32, 64), nn.ReLU(), nn.AvgPool2d(3, 2, ceil_mode=True),
+        nn.Flatten(), nn.Linear(64 * 4 * 4, num_classes),
+    )
+
+
+# ---------------------------------------------------------------- training steps
+
+def batch(shape, n, num_classes, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, *shape), dtype=np.float32)
+    y = rng.integers(0, num_classes, n)
+    return x, y
+
+
+def minialex_step(model, x, y, lr=0.01):
+    """One training step as minialex's trainer does it: forward, loss,
+    backward, SGD with momentum and weight decay. -> a callable."""
+    from minialex.layers import SoftmaxCrossEntropy
+    from minialex.optim import SGD
+    loss = SoftmaxCrossEntropy()
+    opt = SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=5e-4)
+    model.train()
+
+    def step():
+        loss.forward(model.forward(x), y)
+        model.backward(loss.backward())
+        opt.step()
+    return step
+
+
+def torch_step(torch, model, x, y, lr=0.01):
+    """The same step in PyTorch (its SGD adds weight decay to the gradient
+    instead; the cost is the same)."""
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=5e-4)
+    lossf = torch.nn.CrossEntropyLoss()
+    model.train()
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        lossf(model(xt), yt).backward()
+        opt.step()
+    return step
