@@ -46,7 +46,8 @@ def parse_args(argv=None):
                    help="the paper's PCA colour augmentation (RGB data only)")
     g.add_argument("--crop", type=int, default=None, help="input size (default: 227 for 256x256 images, else full)")
     g = p.add_argument_group("learning")
-    g.add_argument("--epochs", type=int, default=d.epochs)
+    g.add_argument("--epochs", type=int, default=None,
+                   help=f"epochs in all (default: {d.epochs}; with --resume, the run's own)")
     g.add_argument("--batch-size", type=int, default=d.batch_size)
     g.add_argument("--lr", type=float, default=d.lr)
     g.add_argument("--momentum", type=float, default=d.momentum)
@@ -68,9 +69,10 @@ def parse_args(argv=None):
 
 
 def config_from_args(a):
+    d = TrainConfig()
     return TrainConfig(model=a.model, activation=a.activation, lrn=a.lrn, overlap=a.pool == "overlap",
                        dropout=a.dropout, dataset=a.dataset, data_dir=a.data_dir, download=a.download,
-                       subset=a.subset, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, momentum=a.momentum,
+                       subset=a.subset, epochs=a.epochs or d.epochs, batch_size=a.batch_size, lr=a.lr, momentum=a.momentum,
                        weight_decay=a.weight_decay, schedule=a.schedule, patience=a.patience,
                        max_drops=a.max_drops, milestones=tuple(a.milestones), augment=a.augment,
                        pca_lighting=a.pca_lighting, crop=a.crop, device=a.device or default_device(), seed=a.seed)
@@ -83,7 +85,7 @@ def main(argv=None):
             if a.out is None:
                 raise ValueError("--resume and --eval-only need --out, the run directory")
             trainer = Trainer.resume(a.out, epochs=a.epochs if a.resume else None, device=a.device,
-                                     progress=not a.no_progress)
+                                     progress=not a.no_progress, data_dir=a.data_dir)
         else:
             out = a.out or os.path.join("runs", f"{a.model}-{a.dataset}-{time.strftime('%Y%m%d-%H%M%S')}")
             if os.path.exists(os.path.join(out, CHECKPOINT)):

@@ -295,12 +295,14 @@ class Trainer:
         checkpoint.save(os.path.join(self.run_dir, CHECKPOINT), self.state())
 
     @classmethod
-    def resume(cls, run_dir, epochs=None, device=None, data=None, progress=True, log=print):
-        """Rebuild a run from its checkpoint; ``epochs`` may extend it."""
+    def resume(cls, run_dir, epochs=None, device=None, data=None, progress=True, log=print, data_dir=None):
+        """Rebuild a run from its checkpoint; ``epochs`` may extend it, ``data_dir``
+        says where the data set is now if it has moved."""
         state = checkpoint.load(os.path.join(run_dir, CHECKPOINT))
         config = TrainConfig(**state["config"])
         config.epochs = epochs or config.epochs
         config.device = device or config.device
+        config.data_dir = data_dir or config.data_dir
         trainer = cls(config, run_dir, data=data, progress=progress, log=log)
         checkpoint.load_model_state(trainer.model, state["model"], config.device)
         trainer.optimizer.load_state_dict(state["optimizer"], config.device)
