@@ -69,6 +69,23 @@ class _Pool2d(Layer):
         p = self.padding
         return dxpad[:, :, p:p + h, p:p + w]
 
+    def _combine_offsets(self, x, pad_value, ufunc):
+        """Pad x with ``pad_value``, then fold the k*k shifted slices together
+        with ``ufunc`` ("maximum" or "add"), in place, a chunk of the batch at a
+        time. Returns (padded input, out (N, C, OH, OW))."""
+        xpad = self._padded(x, pad_value)
+        xp = get_array_module(x)
+        combine = getattr(xp, ufunc)
+        _, oh, ow, _ = self._geometry
+        out = xp.empty((x.shape[0], x.shape[1], oh, ow), dtype=x.dtype)
+        for s in self._chunks(xp, xpad):
+            for idx, sh, sw in self._offsets():
+                if idx == 0:
+                    out[s] = xpad[s, :, sh, sw]
+                else:
+                    combine(out[s], xpad[s, :, sh, sw], out=out[s])
+        return xpad, out
+
 
 class MaxPool2d(_Pool2d):
     """Maximum over each kernel_size x kernel_size window.
@@ -81,18 +98,8 @@ class MaxPool2d(_Pool2d):
     """
 
     def forward(self, x):
-        xpad = self._padded(x, -np.inf)
-        xp = get_array_module(x)
-        _, oh, ow, _ = self._geometry
-        out = xp.empty((x.shape[0], x.shape[1], oh, ow), dtype=x.dtype)
-        for s in self._chunks(xp, xpad):
-            for idx, sh, sw in self._offsets():
-                if idx == 0:
-                    out[s] = xpad[s, :, sh, sw]
-                else:
-                    xp.maximum(out[s], xpad[s, :, sh, sw], out=out[s])
-        self._xpad, self._out = xpad, out
-        return out
+        self._xpad, self._out = self._combine_offsets(x, -np.inf, "maximum")
+        return self._out
 
     def backward(self, dout):
         """dout (N, C, OH, OW) -> dx (N, C, H, W)."""
@@ -121,16 +128,8 @@ class AvgPool2d(_Pool2d):
         return xp.asarray(np.outer(rows, cols), dtype=dtype)
 
     def forward(self, x):
-        xpad = self._padded(x, 0.0)
+        _, out = self._combine_offsets(x, 0.0, "add")
         xp = get_array_module(x)
-        _, oh, ow, _ = self._geometry
-        out = xp.empty((x.shape[0], x.shape[1], oh, ow), dtype=x.dtype)
-        for s in self._chunks(xp, xpad):
-            for idx, sh, sw in self._offsets():
-                if idx == 0:
-                    out[s] = xpad[s, :, sh, sw]
-                else:
-                    out[s] += xpad[s, :, sh, sw]
         self._div = self._divisor(xp, x.dtype)
         out /= self._div
         return out
