@@ -18,15 +18,16 @@ SHARED_CIFAR_JPEG = os.path.join(HERE, "..", "..", "shared", "datasets", "cifar1
 pytestmark = pytest.mark.slow
 
 
-def test_alexnet_learns_a_small_batch_of_real_images(tmp_path):
-    """The whole network, paper-exact except dropout off, on 8 real photos
-    (upscaled CIFAR-10 images through the paper's 256 -> 227 pipeline).
+def test_alexnet_overfits_a_small_batch_of_real_images(tmp_path):
+    """The whole network, paper-exact except dropout off, drives the loss on 8
+    real photos (upscaled CIFAR-10 images through the paper's 256 -> 227
+    pipeline) to near zero.
 
     With the paper's initialisation (N(0, 0.01^2), biases of 1) the differences
-    between images shrink layer by layer: at fc8 they are ~1 % of the logits,
-    so the net starts at chance and leaves it slowly. Measured (results/README.md):
-    lr 0.01 collapses to chance (loss ln 4), 1e-3 oscillates, 3e-4 descends
-    steadily (1.70 -> 1.22 in 51 steps). This checks that steady descent."""
+    between images shrink layer by layer (at fc8 they are ~1 % of the logits), so
+    the net starts at chance and leaves it slowly: lr 0.01 collapses to chance,
+    lr 3e-4 gets there (measured: loss 1.70 -> 0.0099 in 236 steps, about 4 min
+    on one core; results/README.md)."""
     data = load_image_folder(SAMPLE, size=256, cache_dir=tmp_path)
     pick = np.concatenate([np.flatnonzero(data.labels == c)[:2] for c in range(4)])
     x = center_crop(data.images[pick], 227).astype(np.float32)
@@ -36,13 +37,15 @@ def test_alexnet_learns_a_small_batch_of_real_images(tmp_path):
     loss_fn, sgd = SoftmaxCrossEntropy(), SGD(net.parameters(), lr=3e-4, momentum=0.9, weight_decay=5e-4)
     losses = []
     tick = time.perf_counter()
-    for _ in range(60):
+    for _ in range(300):
         losses.append(float(loss_fn.forward(net.forward(x), y)))
+        if losses[-1] < 0.01:
+            break
         net.backward(loss_fn.backward())
         sgd.step()
     print(f"AlexNet, 8 images: loss {losses[0]:.3f} -> {losses[-1]:.4f} in {len(losses)} steps, "
           f"{time.perf_counter() - tick:.0f} s")
-    assert losses[-1] < 0.75 * losses[0]
+    assert losses[0] > 1.0 and losses[-1] < 0.05
 
 
 @pytest.mark.skipif(not os.path.exists(SHARED_CIFAR_JPEG), reason="needs ../shared/datasets (CIFAR-10 as JPEGs)")
