@@ -72,5 +72,6 @@ def test_ablation_command_writes_curves_and_table(tmp_path):
     result = json.load(open(out / "dropout.json"))
     assert set(result["variants"]) == {"on", "off"} and len(result["variants"]["on"]["curve"]) == 2
     assert os.path.getsize(out / "dropout.png") > 5000
+    assert {p.name for p in out.iterdir() if p.is_dir()} == {"baseline", "dropout-on"}  # "off" is the shared plain net
     table = open(out / "ablations.md").read()
     assert table.count("dropout 0.5") == 2

@@ -7,7 +7,8 @@ Claims (paper section): ``lrn`` local response normalisation lowers test
 error (3.3); ``overlap`` 3x3 stride-2 pooling beats 2x2 stride-2 (3.4);
 ``dropout`` reduces over-fitting (4.2); ``pca`` PCA lighting lowers test
 error (4.1). Each trains the Figure 1 network (``figure1_net``) twice, switch on
-and switch off, from the same seed, with the paper's training recipe (SGD,
+and switch off (the plain network, trained once and shared by the claims),
+from the same seed, with the paper's training recipe (SGD,
 momentum 0.9, weight decay 5e-4, random crops and flips, constant learning
 rate), and records the test error after every epoch. It writes
 ``CLAIM.png`` (test and training error against epochs), ``CLAIM.json`` and the
@@ -49,8 +50,13 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
+BASELINE = {"lrn": False, "overlap": True, "dropout": 0.0, "pca_lighting": False}
+
+
 def train_variant(args, claim, variant, switches, data):
-    path = os.path.join(args.out, f"{claim}-{variant}")
+    # The plain network is the "off" side of most claims: train it once, share it.
+    is_baseline = all(BASELINE[key] == value for key, value in switches.items())
+    path = os.path.join(args.out, "baseline" if is_baseline else f"{claim}-{variant}")
     kwargs = dict(data=data, progress=not args.no_progress)
     if os.path.exists(os.path.join(path, CHECKPOINT)):
         trainer = Trainer.resume(path, epochs=args.epochs, **kwargs)
@@ -60,7 +66,7 @@ def train_variant(args, claim, variant, switches, data):
                              momentum=0.9, weight_decay=5e-4, schedule="constant", augment=True, device=args.device,
                              seed=args.seed, **switches)
         trainer = Trainer(config, path, **kwargs)
-    print(f"[{claim}] {variant}: {trainer.epoch}/{args.epochs} epochs done")
+    print(f"[{claim}] {variant} ({os.path.basename(path)}): {trainer.epoch}/{args.epochs} epochs done")
     trainer.fit()
     return trainer.history
 
