@@ -11,7 +11,7 @@ result with the library (or with finite differences). The notebook calls
 * it is wrong: what went wrong, and the notebook still carries on.
 
 Reference solutions live in ``lessons/solutions/``; the tests
-(``test_lessons_01_05.py``, ``test_lessons_06_10.py``) prove that every solution
+(``tests/test_lessons.py``) prove that every solution
 passes its check, and that every unfilled
 exercise reads "not done yet".
 """

@@ -1,5 +1,5 @@
-"""The exercises of lessons 06-10: every reference solution passes its check, an
-unfilled stub reads "not done yet", and a wrong answer is caught."""
+"""Every lesson's exercises: each reference solution passes its check, an unfilled
+stub reads "not done yet", and a wrong answer is caught."""
 import importlib
 import json
 import sys
@@ -14,15 +14,19 @@ if str(LESSONS) not in sys.path:
 
 from exercises import grade  # noqa: E402
 
-NOTEBOOKS = {"06": "06_overfitting_and_its_cures.ipynb", "07": "07_learning_sgd.ipynb",
-             "08": "08_alexnet_assembled.ipynb", "09": "09_what_the_network_learned.ipynb",
-             "10": "10_gpu_with_cupy.ipynb"}
+NOTEBOOKS = {path.name[:2]: path.name for path in sorted(LESSONS.glob("[0-9][0-9]_*.ipynb"))}
 
 
 def _stub(*args, **kwargs):
     raise NotImplementedError  # your code here
 
 
+def _softmax(z):
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+# (lesson, check name, solution name, an obviously wrong answer)
 def _numpy_only_top_k_error(logits, labels, k=5):
     """Right on NumPy arrays, but calls np.argsort: it would fail on a GPU."""
     top = np.argsort(-logits, axis=1)[:, :k]
@@ -31,6 +35,23 @@ def _numpy_only_top_k_error(logits, labels, k=5):
 
 # (lesson, check name, solution name, a wrong answer)
 CASES = [
+    ("01", "check_to_nchw", "my_to_nchw", lambda b: b.transpose(0, 3, 2, 1)),
+    ("01", "check_mean_image", "my_mean_image", lambda im: im.mean(axis=(0, 2, 3)).astype(np.float32)),
+    ("02", "check_conv_output_size", "my_conv_output_size", lambda s, k, st, p: (s - k) // st + 1),
+    ("02", "check_im2col", "my_im2col",
+     lambda x, kh, kw: np.zeros((x.shape[0], x.shape[1] * kh * kw, (x.shape[2] - kh + 1) * (x.shape[3] - kw + 1)))),
+    ("02", "check_conv2d_im2col", "my_conv2d",
+     lambda x, W, b: np.zeros((x.shape[0], W.shape[0], x.shape[2] - W.shape[2] + 1, x.shape[3] - W.shape[3] + 1))),
+    ("03", "check_relu_backward", "my_relu_backward", lambda dout, x: dout * (x >= 0)),
+    ("03", "check_tanh_backward", "my_tanh_backward", lambda dout, x: dout * (1 - x ** 2)),
+    ("04", "check_maxpool_3x3_s2", "my_maxpool", lambda x: x[:, :, ::2, ::2]),
+    ("04", "check_lrn_forward", "my_lrn",
+     lambda a, n, alpha, beta, k: a / (k + alpha / n * (a ** 2).sum(axis=1, keepdims=True)) ** beta),
+    ("05", "check_softmax", "my_softmax", lambda z: np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)),
+    ("05", "check_softmax_ce_backward", "my_softmax_ce_backward",
+     lambda z, y: _softmax(z) - np.eye(z.shape[1])[y]),
+    ("05", "check_linear_backward", "my_linear_backward", lambda dout, x, W: (dout @ W, x.T @ dout, dout.sum(0))),
+
     ("06", "check_dropout_forward", "my_dropout_forward", lambda x, p, u: x * (u >= p)),
     ("06", "check_dropout_backward", "my_dropout_backward", lambda dout, p, u: dout * (u >= p)),
     ("07", "check_sgd_step", "my_sgd_step",
@@ -96,7 +117,7 @@ def test_the_stand_in_gpu_is_undone_after_use():
 
 
 def test_every_check_is_covered():
-    """Each check_* function in lessons 06-10 has a case above."""
+    """Each check_* function of every lesson has a case above."""
     covered = {(lesson, check) for lesson, check, _, _ in CASES}
     for lesson in NOTEBOOKS:
         module = importlib.import_module(f"exercises.lesson{lesson}")
