@@ -26,7 +26,6 @@ def _softmax(z):
     return e / e.sum(axis=1, keepdims=True)
 
 
-# (lesson, check name, solution name, an obviously wrong answer)
 def _numpy_only_top_k_error(logits, labels, k=5):
     """Right on NumPy arrays, but calls np.argsort: it would fail on a GPU."""
     top = np.argsort(-logits, axis=1)[:, :k]
