@@ -41,7 +41,17 @@ class SGD:
         self.velocity = {name: to_device(v, device) for name, v in state["velocity"].items()}
 
 
-class ReduceOnPlateau:
+class _Schedule:
+    """A schedule's state is its attributes: that is what a checkpoint saves."""
+
+    def state_dict(self):
+        return dict(vars(self))
+
+    def load_state_dict(self, state):
+        vars(self).update(state)
+
+
+class ReduceOnPlateau(_Schedule):
     """Divide the learning rate by ``factor`` when the validation error has not
     improved for ``patience`` epochs, at most ``max_drops`` times (the paper
     divided by 10, three times, "when the validation error rate stopped
@@ -64,14 +74,8 @@ class ReduceOnPlateau:
         self.drops, self.bad_epochs = self.drops + 1, 0
         return True
 
-    def state_dict(self):
-        return dict(vars(self))
 
-    def load_state_dict(self, state):
-        vars(self).update(state)
-
-
-class StepSchedule:
+class StepSchedule(_Schedule):
     """Divide the learning rate by ``factor`` after each epoch listed in ``milestones``."""
 
     def __init__(self, milestones, factor=10.0):
@@ -84,21 +88,9 @@ class StepSchedule:
             return True
         return False
 
-    def state_dict(self):
-        return dict(vars(self))
 
-    def load_state_dict(self, state):
-        vars(self).update(state)
-
-
-class ConstantSchedule:
+class ConstantSchedule(_Schedule):
     """Keep the learning rate fixed (the Figure 1 experiment)."""
 
     def step(self, optimizer, epoch, val_error=None):
         return False
-
-    def state_dict(self):
-        return {}
-
-    def load_state_dict(self, state):
-        pass
