@@ -33,18 +33,13 @@ def layer_specs(torch):
     from minialex.layers import Conv2d, LocalResponseNorm, MaxPool2d
     rng = np.random.default_rng(0)
     specs = []
-    for name, kw, shape in ALEXNET_CONVS:
-        def make(name=name, kw=kw, shape=shape):
-            layer = Conv2d(**kw, rng=rng)
-            layer.needs_input_grad = name != "conv1"
-            return layer, torch_conv_like(torch, kw, layer), (32, *shape), name != "conv1"
-        specs.append((name, 32, make))
-    for name, kw, shape in FIGURE1_CONVS:
-        def make(name=name, kw=kw, shape=shape):
-            layer = Conv2d(**kw, rng=rng)
-            layer.needs_input_grad = name != "fig1.conv1"
-            return layer, torch_conv_like(torch, kw, layer), (128, *shape), name != "fig1.conv1"
-        specs.append((name, 128, make))
+    for convs, batch, first in ((ALEXNET_CONVS, 32, "conv1"), (FIGURE1_CONVS, 128, "fig1.conv1")):
+        for name, kw, shape in convs:
+            def make(name=name, kw=kw, shape=shape, batch=batch, first=first):
+                layer = Conv2d(**kw, rng=rng)
+                layer.needs_input_grad = name != first  # no input gradient for a network's first layer
+                return layer, torch_conv_like(torch, kw, layer), (batch, *shape), name != first
+            specs.append((name, batch, make))
     for name, shape in (("norm1", (96, 55, 55)), ("norm2", (256, 27, 27))):
         specs.append((name, 32, lambda shape=shape: (
             LocalResponseNorm(5, 1e-4, 0.75, 2.0), torch.nn.LocalResponseNorm(5, 5e-4, 0.75, 2.0),
