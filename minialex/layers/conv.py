@@ -2,12 +2,16 @@
 import numpy as np
 
 from ..backend import get_array_module
+from . import cuda_kernels
 from .im2col import batch_chunks, batch_to_last, col2im, im2col
 from .layer import Layer, init_param
 from .sizes import conv_output_size
 
-# At most this many bytes of im2col columns at once (see Conv2d._columns).
+# At most this many bytes of im2col columns at once (see Conv2d._columns): on
+# the CPU a cache-friendly size; on the GPU enough for long matrix products
+# while AlexNet at batch 128 needs 256 MB of columns, not 900.
 COLUMN_BYTES = 16 << 20
+GPU_COLUMN_BYTES = 256 << 20
 
 
 class Conv2d(Layer):
@@ -109,7 +113,8 @@ class Conv2d(Layer):
         kh, kw = self.kernel_size
         xp = get_array_module(x)
         rows = kh * kw * c // self.groups
-        chunks = batch_chunks(xp, n, c * kh * kw * oh * ow * x.itemsize, COLUMN_BYTES)
+        chunks = batch_chunks(xp, n, c * kh * kw * oh * ow * x.itemsize,
+                              COLUMN_BYTES if xp is np else GPU_COLUMN_BYTES)
         for s in (reversed(chunks) if backward else chunks):
             size = (s.stop - s.start) * oh * ow
             if self._cols is None or self._cols.size < self.groups * rows * size or self._cols.dtype != x.dtype:
@@ -123,8 +128,9 @@ class Conv2d(Layer):
     @property
     def _batch_last(self):
         """im2col's column order (see im2col.py): image index last pays off only
-        where a col2im runs at stride 1; elsewhere its transposes cost more."""
-        return self.stride == 1 and self.needs_input_grad
+        where a col2im runs at stride 1 on the CPU; elsewhere, and for the CUDA
+        kernels, its transposes cost more."""
+        return self.stride == 1 and self.needs_input_grad and not cuda_kernels.enabled_for(self._x)
 
     def _from_columns(self, y, b):
         """(g, F/g, b*OH*OW) in im2col's column order -> (b, g, F/g, OH*OW), a view."""

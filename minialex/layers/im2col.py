@@ -26,12 +26,16 @@ The rest is about memory, which decides the speed:
   net's small images. The price is transposing the layer's output and
   gradient, so Conv2d asks for it only where a col2im runs at stride 1.
 
+On the GPU, im2col and col2im (image-first order) are one CUDA kernel each
+(cuda_kernels.py); the code below is their definition, and runs on the CPU.
+
 This module also holds the two helpers every fast path shares: padding, and
 cutting a batch into cache-sized chunks.
 """
 import numpy as np
 
 from ..backend import get_array_module
+from . import cuda_kernels
 
 # About how many bytes of work one chunk of a batch should touch (see batch_chunks).
 CHUNK_BYTES = 4 << 20
@@ -39,15 +43,18 @@ CHUNK_BYTES = 4 << 20
 
 def batch_chunks(xp, n, bytes_per_sample, budget=None):
     """Slices cutting a batch of n samples into equal chunks of at most
-    ``budget`` bytes (CHUNK_BYTES by default), at least one sample each.
+    ``budget`` bytes, at least one sample each.
 
     On the CPU a layer that makes several passes over a 40 MB array pays for
     main memory on every pass; done a few samples at a time, the passes after
-    the first hit the cache, and the big temporaries shrink to a few MB. On the
-    GPU the whole batch is one chunk: there, bigger launches are faster.
+    the first hit the cache, and the big temporaries shrink to a few MB: the
+    budget defaults to CHUNK_BYTES. On the GPU bigger launches are faster, so
+    by default the whole batch is one chunk; a layer whose temporaries would
+    be huge (im2col's columns) passes a budget for the GPU too.
     """
-    budget = CHUNK_BYTES if budget is None else budget
-    pieces = 1 if xp is not np else -(-n * bytes_per_sample // budget)  # ceil
+    if budget is None:
+        budget = CHUNK_BYTES if xp is np else None
+    pieces = -(-n * bytes_per_sample // budget) if budget else 1  # ceil
     step = max(1, -(-n // max(1, pieces)))
     return [slice(i, min(i + step, n)) for i in range(0, n, step)]
 
@@ -111,6 +118,8 @@ def im2col(x, kh, kw, stride, padding, oh, ow, groups=1, batch_last=False, out=N
     xp = get_array_module(x)
     if out is None or out.shape != shape or out.dtype != x.dtype:
         out = xp.empty(shape, dtype=x.dtype)
+    if not batch_last and cuda_kernels.enabled_for(x):  # on the GPU: one thread per column entry
+        return cuda_kernels.im2col(x, kh, kw, stride, padding, oh, ow, groups, out)
     if batch_last:
         xt = xp.zeros((c, h + 2 * p, w + 2 * p, n), dtype=x.dtype)
         batch_to_last(x, xt[:, p:p + h, p:p + w])
@@ -126,6 +135,8 @@ def col2im(cols, x_shape, kh, kw, stride, padding, oh, ow, groups=1, batch_last=
     One strided ``+=`` per kernel offset (i, j): kh*kw vectorised adds instead of
     a scatter with ``np.add.at``, which is many times slower.
     """
+    if not batch_last and cuda_kernels.enabled_for(cols):  # on the GPU: one thread per pixel, gathering
+        return cuda_kernels.col2im(cols, x_shape, kh, kw, stride, padding, oh, ow, groups)
     n, c, h, w = x_shape
     p = padding
     xp = get_array_module(cols)

@@ -1,5 +1,6 @@
 """Local response normalisation across channels (paper section 3.3)."""
 from ..backend import get_array_module
+from . import cuda_kernels
 from .im2col import batch_chunks
 from .layer import Layer
 
@@ -48,6 +49,8 @@ class LocalResponseNorm(Layer):
         self._check_input(x, 4, "(N, C, H, W)")
         xp = get_array_module(x)
         self._x = x  # backward recomputes d from x: two fewer full-size arrays kept per layer
+        if cuda_kernels.enabled_for(x):  # on the GPU: one thread per element, the same formula
+            return cuda_kernels.lrn_forward(x, self.size, self.alpha, self.beta, self.k)
         out = xp.empty_like(x)
         # A chunk of samples at a time: the half-dozen passes below then run in cache.
         for s in batch_chunks(xp, x.shape[0], 4 * x[0].nbytes):
@@ -72,6 +75,8 @@ class LocalResponseNorm(Layer):
 
     def backward(self, dout):
         """dout (N, C, H, W) -> dx (N, C, H, W)."""
+        if cuda_kernels.enabled_for(dout):
+            return cuda_kernels.lrn_backward(self._x, dout, self.size, self.alpha, self.beta, self.k)
         xp = get_array_module(dout)
         dx = xp.empty_like(dout)
         for s in batch_chunks(xp, dout.shape[0], 4 * dout[0].nbytes):

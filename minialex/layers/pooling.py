@@ -11,6 +11,7 @@ window, and each offset (i, j) is one strided slice of the padded input, the
 import numpy as np
 
 from ..backend import get_array_module
+from . import cuda_kernels
 from .im2col import batch_chunks, pad_hw
 from .layer import Layer
 from .sizes import pool_output_size
@@ -38,15 +39,21 @@ class _Pool2d(Layer):
         k, s, p = self.kernel_size, self.stride, self.padding
         return n, c, pool_output_size(h, k, s, p, self.ceil_mode), pool_output_size(w, k, s, p, self.ceil_mode)
 
-    def _padded(self, x, value):
-        """Pad so that every window lies inside: (H + 2p) grows to (OH - 1) * stride + k if needed."""
+    def _measure(self, x):
+        """Check x (N, C, H, W) and return the output's (OH, OW)."""
         self._check_input(x, 4, "(N, C, H, W)")
-        n, c, h, w = x.shape
+        h, w = x.shape[2:]
         k, p = self.kernel_size, self.padding
         if h + 2 * p < k or w + 2 * p < k:
             raise ValueError(f"{self!r}: window {k}x{k} is larger than the padded input "
                              f"{h + 2 * p}x{w + 2 * p} (input shape {tuple(x.shape)})")
-        _, _, oh, ow = self.output_shape(x.shape)
+        return self.output_shape(x.shape)[2:]
+
+    def _padded(self, x, value):
+        """Pad so that every window lies inside: (H + 2p) grows to (OH - 1) * stride + k if needed."""
+        oh, ow = self._measure(x)
+        h, w = x.shape[2:]
+        k, p = self.kernel_size, self.padding
         hp, wp = (oh - 1) * self.stride + k, (ow - 1) * self.stride + k
         xpad = pad_hw(x, (p, max(0, hp - h - p), p, max(0, wp - w - p)), value)
         self._geometry = x.shape, oh, ow, xpad.shape
@@ -95,14 +102,24 @@ class MaxPool2d(_Pool2d):
     offset, on ties, so a gradient is never counted twice); overlapping windows
     add. Which offset won is found again in backward by comparing each slice
     with the output, which keeps the forward pass (also used at test time) lean.
+    On the GPU a CUDA kernel does both passes, keeping the argmax instead.
     """
 
     def forward(self, x):
+        if cuda_kernels.enabled_for(x):  # on the GPU: one thread per window, which keeps its argmax
+            oh, ow = self._measure(x)
+            self._x_shape = x.shape
+            out, self._argmax = cuda_kernels.maxpool_forward(x, self.kernel_size, self.stride, self.padding, oh, ow)
+            return out
+        self._argmax = None
         self._xpad, self._out = self._combine_offsets(x, -np.inf, "maximum")
         return self._out
 
     def backward(self, dout):
         """dout (N, C, OH, OW) -> dx (N, C, H, W)."""
+        if self._argmax is not None:
+            return cuda_kernels.maxpool_backward(dout, self._argmax, self._x_shape, self.kernel_size, self.stride,
+                                                 self.padding)
         xp = get_array_module(dout)
         dxpad = xp.zeros(self._xpad.shape, dtype=dout.dtype)
         for s in self._chunks(xp, self._xpad):
