@@ -23,7 +23,7 @@ import pytest
 
 from minialex.backend import cupy, gpu_available, to_numpy
 from minialex.gradcheck import check_layer
-from minialex.layers import Conv2d, LocalResponseNorm, MaxPool2d, cuda_kernels
+from minialex.layers import Conv2d, Dropout, LocalResponseNorm, MaxPool2d, cuda_kernels
 
 SHIM = """
 #include <algorithm>
@@ -58,7 +58,7 @@ def cpu_kernels(tmp_path_factory):
     return addresses
 
 
-C_ARGS = {np.int32: ctypes.c_int, np.int64: ctypes.c_longlong, np.float32: ctypes.c_float,
+C_ARGS = {np.int32: ctypes.c_int, np.int64: ctypes.c_longlong, np.uint64: ctypes.c_ulonglong, np.float32: ctypes.c_float,
           np.float64: ctypes.c_double}
 
 
@@ -183,3 +183,29 @@ def test_kernels_switch_off(monkeypatch):
     assert cuda_kernels.enabled_for(x)
     monkeypatch.setenv("MINIALEX_CUDA_KERNELS", "0")
     assert not cuda_kernels.enabled_for(x)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dropout_mask_kernel(kernel_device, dtype):
+    p = 0.3
+    mask = to_numpy(cuda_kernels.dropout_mask((400, 250), dtype, 12345, p))
+    assert mask.dtype == dtype
+    assert set(np.unique(mask)) <= {0.0, dtype(1 / (1 - p))}
+    assert abs((mask > 0).mean() - (1 - p)) < 0.01  # 100,000 draws: the standard error is 0.0015
+    np.testing.assert_array_equal(mask, to_numpy(cuda_kernels.dropout_mask((400, 250), dtype, 12345, p)))
+    assert (mask != to_numpy(cuda_kernels.dropout_mask((400, 250), dtype, 12346, p))).mean() > 0.3
+
+
+def test_dropout_layer_on_the_kernel_path(kernel_device, monkeypatch):
+    """The layer's NumPy generator seeds the kernel: reseeding it repeats the mask (resume, gradcheck)."""
+    monkeypatch.setenv("MINIALEX_CUDA_KERNELS", "1")
+    layer = Dropout(0.5)
+    x = kernel_device(np.random.default_rng(0).standard_normal((4, 10)))
+    masks = []
+    for _ in range(2):
+        layer.rng = np.random.default_rng(3)
+        masks.append(to_numpy(layer.forward(x)) != 0)
+    np.testing.assert_array_equal(*masks)
+    fixed_mask = lambda: setattr(layer, "rng", np.random.default_rng(3))
+    errors = check_layer(layer, x, before_forward=fixed_mask)
+    assert errors and max(errors.values()) <= 1e-6, errors

@@ -80,10 +80,10 @@ def test_dropout_train_and_eval(on_device):
     assert np.array_equal(to_numpy(layer.eval().forward(x)), to_numpy(x))
 
 
-def test_first_layer_can_skip_input_gradient(on_device):
+def test_first_layer_can_skip_input_gradient(on_device, device):
     conv = Conv2d(3, 2, 3)
     conv.needs_input_grad = False
-    model = Sequential(conv, ReLU(), Flatten())
+    model = Sequential(conv, ReLU(), Flatten()).to(device)
     out = model.forward(on_device(np.ones((1, 3, 5, 5), np.float32)))
     assert model.backward(out) is None
     assert conv.grads["W"].shape == conv.params["W"].shape
@@ -99,11 +99,18 @@ def test_first_layer_can_skip_input_gradient(on_device):
     (lambda: Linear(10, 2), (2, 9), np.float32, "9 features, expected 10"),
     (lambda: LocalResponseNorm(), (2, 3), np.float32, "4-D input"),
 ])
-def test_bad_input_errors(on_device, make, x_shape, dtype, message):
-    layer = make()
+def test_bad_input_errors(on_device, device, make, x_shape, dtype, message):
+    layer = make().to(device)
     with pytest.raises(ValueError, match=message) as info:
         layer.forward(on_device(np.zeros(x_shape, dtype=dtype)))
     assert type(layer).__name__ in str(info.value)
+
+
+@pytest.mark.gpu
+def test_input_on_another_device_than_the_parameters():
+    from minialex.backend import to_device
+    with pytest.raises(ValueError, match="different devices"):
+        Conv2d(3, 2, 3).forward(to_device(np.zeros((1, 3, 5, 5), np.float32), "gpu"))
 
 
 def test_bad_construction_errors():

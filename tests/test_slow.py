@@ -18,7 +18,7 @@ SHARED_CIFAR_JPEG = os.path.join(HERE, "..", "..", "shared", "datasets", "cifar1
 pytestmark = pytest.mark.slow
 
 
-def test_alexnet_overfits_a_small_batch_of_real_images(tmp_path):
+def test_alexnet_overfits_a_small_batch_of_real_images(tmp_path, device, on_device):
     """The whole network, paper-exact except dropout off, drives the loss on 8
     real photos (upscaled CIFAR-10 images through the paper's 256 -> 227
     pipeline) to near zero.
@@ -31,9 +31,9 @@ def test_alexnet_overfits_a_small_batch_of_real_images(tmp_path):
     data = load_image_folder(SAMPLE, size=256, cache_dir=tmp_path)
     pick = np.concatenate([np.flatnonzero(data.labels == c)[:2] for c in range(4)])
     x = center_crop(data.images[pick], 227).astype(np.float32)
-    x -= x.mean(axis=0)
-    y = data.labels[pick]
-    net = alexnet(num_classes=4, dropout=0.0, seed=0)
+    x = on_device(x - x.mean(axis=0))
+    y = on_device(data.labels[pick])
+    net = alexnet(num_classes=4, dropout=0.0, seed=0).to(device)
     loss_fn, sgd = SoftmaxCrossEntropy(), SGD(net.parameters(), lr=3e-4, momentum=0.9, weight_decay=5e-4)
     losses = []
     tick = time.perf_counter()
@@ -49,7 +49,7 @@ def test_alexnet_overfits_a_small_batch_of_real_images(tmp_path):
 
 
 @pytest.mark.skipif(not os.path.exists(SHARED_CIFAR_JPEG), reason="needs ../shared/datasets (CIFAR-10 as JPEGs)")
-def test_figure1_net_learns_real_cifar10(tmp_path):
+def test_figure1_net_learns_real_cifar10(tmp_path, device):
     """Two epochs of the Figure 1 network on 10,000 real CIFAR-10 training images
     gets well below chance (90 %) on the 10,000 test images."""
     import subprocess
@@ -58,7 +58,7 @@ def test_figure1_net_learns_real_cifar10(tmp_path):
                     str(tmp_path)], check=True, capture_output=True)
     train, test = load_cifar10(tmp_path)
     config = TrainConfig(dataset="cifar10", subset=10000, epochs=2, lr=0.005, weight_decay=0.0, augment=False,
-                         schedule="constant")
+                         schedule="constant", device=device)
     trainer = Trainer(config, tmp_path / "run", data=(train, test), progress=False)
     trainer.fit()
     assert trainer.history[-1]["val_top1_error"] < 0.75

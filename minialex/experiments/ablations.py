@@ -130,8 +130,11 @@ def main(argv=None):
         raise SystemExit("the pca claim needs colour images: use --dataset cifar10")
     os.makedirs(args.out, exist_ok=True)
     data = load_dataset(args.dataset, args.data_dir, args.download)
-    for claim in claims:
-        run_claim(args, claim, data)
+    try:
+        for claim in claims:
+            run_claim(args, claim, data)
+    except KeyboardInterrupt:
+        raise SystemExit(f"interrupted: the runs are checkpointed in {args.out}; rerun the same command to continue")
     print(write_table(args.out))
 
 

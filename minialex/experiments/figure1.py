@@ -144,6 +144,7 @@ def run_activation(args, activation, data):
     if epochs_to(trainer.points, args.target)[0] is None and trainer.epoch < args.max_epochs:
         train_until(trainer, args, args.max_epochs, args.target)
     summary = summarise(trainer.points, trainer.history, lr, table, finished=True)
+    summary.update(max_epochs=args.max_epochs, device=args.device, machine=machine())
     with open(os.path.join(args.out, f"{activation}.json"), "w") as f:
         json.dump(summary, f, indent=1)
     first = summary["epochs_to_target"]
@@ -151,6 +152,11 @@ def run_activation(args, activation, data):
           f"{f'after {first:.2f} epochs' if first else f'in {args.max_epochs} epochs'} "
           f"({time.time() - tick:.0f} s this session)")
     return summary
+
+
+def machine():
+    return (f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.python_implementation()} "
+            f"{platform.python_version()}")
 
 
 def summarise(points, history, lr, table, finished, target=0.25):
@@ -212,9 +218,7 @@ def plot(args):
                                                       and not tanh["reached_target"] else None),
               "activations": results, "seed": args.seed, "subset": args.subset, "batch_size": args.batch_size,
               "points_per_epoch": args.points_per_epoch, "sweep_epochs": args.sweep_epochs,
-              "max_epochs": args.max_epochs, "data": "CIFAR-10 (cifar-10-batches-py)",
-              "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.python_implementation()} "
-                         f"{platform.python_version()}"}
+              "data": "CIFAR-10 (cifar-10-batches-py)"}
     with open(os.path.join(args.out, "figure1.json"), "w") as f:
         json.dump(report, f, indent=1)
     print(f"wrote {os.path.join(args.out, 'figure1.png')} and figure1.json; "
@@ -227,8 +231,12 @@ def main(argv=None):
     if not args.plot_only:
         os.makedirs(args.out, exist_ok=True)
         data = load_dataset("cifar10", args.data_dir, args.download)
-        for activation in args.activations:
-            run_activation(args, activation, data)
+        try:
+            for activation in args.activations:
+                run_activation(args, activation, data)
+        except KeyboardInterrupt:
+            raise SystemExit(f"interrupted: every run is checkpointed in {args.out}; "
+                             "rerun the same command to continue")
     if all(os.path.exists(os.path.join(args.out, f"{a}.json")) for a in ("relu", "tanh")) or args.plot_only:
         plot(args)
 

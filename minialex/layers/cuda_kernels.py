@@ -167,9 +167,25 @@ __global__ void lrn_backward(const T* x, const T* dout, T* dx, int C, long long 
         dx[idx] = dout[idx] * pow(d, -beta) - 2 * alpha * beta * x[idx] * sum;
     }
 }
+
+// Dropout's scaled mask: mask[i] = scale if u_i >= p else 0, for u_i uniform in [0, 1).
+// u_i is a hash of (seed, i) (SplitMix64's mixing function), a counter-based generator:
+// no state to keep, each thread computes its own number, and one seed drawn from the
+// layer's NumPy generator fixes the whole mask (so a checkpoint fixes every later mask).
+template <typename T>
+__global__ void dropout_mask(T* mask, long long n, unsigned long long seed, T p, T scale) {
+    FOR_EACH(i, n) {
+        unsigned long long z = seed + (unsigned long long)(i + 1) * 0x9E3779B97F4A7C15ULL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+        z ^= z >> 31;
+        const double u = (double)(z >> 11) / 9007199254740992.0;  // the top 53 bits, / 2^53
+        mask[i] = u >= (double)p ? scale : T(0);
+    }
+}
 """
 
-KERNELS = ("im2col", "col2im", "maxpool_forward", "maxpool_backward", "lrn_forward", "lrn_backward")
+KERNELS = ("im2col", "col2im", "maxpool_forward", "maxpool_backward", "lrn_forward", "lrn_backward", "dropout_mask")
 C_TYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 THREADS_PER_BLOCK = 256
 _module = None
@@ -253,3 +269,11 @@ def lrn_backward(x, dout, size, alpha, beta, k):
     dx = cupy.empty_like(x)
     _launch("lrn_backward", x.size, x.dtype, x, dout, dx, *_lrn_args(x, size, alpha, beta, k))
     return dx
+
+
+def dropout_mask(shape, dtype, seed, p):
+    """A mask of ``shape``: 1/(1-p) with probability 1-p, else 0, fixed by the integer ``seed``."""
+    mask = cupy.empty(shape, dtype=dtype)
+    t = np.dtype(dtype).type
+    _launch("dropout_mask", mask.size, mask.dtype, mask, np.int64(mask.size), np.uint64(seed), t(p), t(1 / (1 - p)))
+    return mask

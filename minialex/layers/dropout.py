@@ -2,6 +2,7 @@
 import numpy as np
 
 from ..backend import get_array_module
+from . import cuda_kernels
 from .layer import Layer
 
 
@@ -15,7 +16,9 @@ class Dropout(Layer):
 
     ``rng``: the NumPy generator that draws the masks, kept on the layer so a
     checkpoint can save it and a resumed run draws the same masks. On the GPU
-    masks come from CuPy's generator.
+    it draws one integer per mask, the seed of a CUDA kernel that makes the
+    mask there (cuda_kernels.py): the masks differ from the CPU's, but are as
+    reproducible, without copying a mask from the CPU at every step.
     """
 
     def __init__(self, p=0.5, rng=None):
@@ -33,9 +36,11 @@ class Dropout(Layer):
         if not self.training or self.p == 0:
             self._mask = None
             return x
-        xp = get_array_module(x)
-        u = self.rng.random(x.shape, dtype=x.dtype) if xp is np else xp.random.random(x.shape, dtype=x.dtype)
-        self._mask = (u >= self.p).astype(x.dtype) / x.dtype.type(1 - self.p)
+        if cuda_kernels.enabled_for(x):
+            self._mask = cuda_kernels.dropout_mask(x.shape, x.dtype, self.rng.integers(2**63), self.p)
+        else:
+            u = self.rng.random(x.shape, dtype=x.dtype)
+            self._mask = get_array_module(x).asarray((u >= self.p).astype(x.dtype) / x.dtype.type(1 - self.p))
         return x * self._mask
 
     def backward(self, dout):
