@@ -268,10 +268,10 @@ def minialex_step(model, x, y, lr=0.01):
     return step
 
 
-def torch_step(torch, model, x, y, lr=0.01):
+def torch_step(torch, model, x, y, lr=0.01, device="cpu"):
     """The same step in PyTorch (its SGD adds weight decay to the gradient
-    instead; the cost is the same)."""
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    instead; the cost is the same), with x and y on ``device``."""
+    xt, yt = torch.as_tensor(x, device=device), torch.as_tensor(y, device=device)
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=5e-4)
     lossf = torch.nn.CrossEntropyLoss()
     model.train()

@@ -32,7 +32,7 @@ import time
 import numpy as np
 
 from common import (ALEXNET_CONVS, ALEXNET_INPUT, FIGURE1_INPUT, REPO, batch, interleaved, minialex_step, summary,
-                    torch_alexnet, torch_conv, torch_figure1)
+                    torch_alexnet, torch_conv, torch_figure1, torch_step)
 
 
 @contextlib.contextmanager
@@ -136,19 +136,6 @@ def layer_rows(torch, cupy, repeats, n=128):
 
 # ---------------------------------------------------------------- 3. training steps
 
-def torch_step_gpu(torch, model, x, y, lr=0.01):
-    xt, yt = torch.as_tensor(x, device="cuda"), torch.as_tensor(y, device="cuda")
-    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=5e-4)
-    lossf = torch.nn.CrossEntropyLoss()
-    model.train()
-
-    def step():
-        opt.zero_grad(set_to_none=True)
-        lossf(model(xt), yt).backward()
-        opt.step()
-    return step
-
-
 def step_rows(torch, cupy, repeats, n=128):
     from minialex import models
     out = []
@@ -156,8 +143,9 @@ def step_rows(torch, cupy, repeats, n=128):
                                                ("figure1", models.figure1_net, torch_figure1, FIGURE1_INPUT, 10)):
         x, y = batch(shape, n, classes)
         step = minialex_step(build().to("gpu"), cupy.asarray(x), cupy.asarray(y))
-        t = time_cases({"minialex": (step, True), "minialex, composed CuPy": (step, False),
-                        "pytorch": (torch_step_gpu(torch, tbuild(torch).cuda(), x, y), True)}, torch, cupy, repeats)
+        tstep = torch_step(torch, tbuild(torch).cuda(), x, y, device="cuda")
+        t = time_cases({"minialex": (step, True), "minialex, composed CuPy": (step, False), "pytorch": (tstep, True)},
+                       torch, cupy, repeats)
         out.append({"net": net, "batch": n, **t})
         print(f"  {net} step: " + ", ".join(f"{k} {v[0] * 1e3:.1f} ms" for k, v in t.items()), flush=True)
     return out
