@@ -56,7 +56,8 @@ for claim in lrn overlap dropout pca; do  # one process per claim: each trains i
     run ablation-$claim python3 -m minialex.experiments.ablations $claim --device gpu --data-dir /tmp/cifar \
         --epochs 30 --no-progress --out $RUNS/ablations-$claim
 done
-run default-train python3 -m minialex.train --device gpu --out $RUNS/default-train --no-progress
+[ -e $RUNS/default-train/checkpoint.pkl ] ||  # a rerun continues the others; this one is done in seconds
+    run default-train python3 -m minialex.train --device gpu --out $RUNS/default-train --no-progress
 run pytest-gpu env MINIALEX_DEVICE=gpu python3 -m pytest -q -p no:cacheprovider -m "slow or not slow" --timeout 300 -rs
 stamp "started all; deadline in $(left) s"
 wait
