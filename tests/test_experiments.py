@@ -5,6 +5,7 @@ import os
 import pickle
 
 import numpy as np
+import pytest
 
 from minialex.experiments import ablations, figure1
 
@@ -54,6 +55,7 @@ def test_figure1_command_sweeps_runs_resumes_and_draws(tmp_path, capsys):
         assert [row["lr"] for row in r["sweep"]] == [0.001, 0.01]
         assert r["lr"] == min(r["sweep"], key=lambda row: row["train_error_after_sweep"])["lr"]
         assert r["curve"][0][0] == 0.25  # four points per epoch
+        assert r["max_epochs"] == 2 and r["device"] == "cpu"  # how the run was made, not the plot
         if r["reached_target"]:
             assert r["epochs_to_target"] <= 2 and dict(map(tuple, r["curve"]))[r["epochs_to_target"]] <= 0.6
     assert os.path.getsize(out / "figure1.png") > 5000
@@ -75,3 +77,13 @@ def test_ablation_command_writes_curves_and_table(tmp_path):
     assert {p.name for p in out.iterdir() if p.is_dir()} == {"baseline", "dropout-on"}  # "off" is the shared plain net
     table = open(out / "ablations.md").read()
     assert table.count("dropout 0.5") == 2
+
+
+def test_figure1_interrupt_says_how_to_continue(tmp_path, monkeypatch):
+    data_dir = write_cifar(tmp_path / "data")
+
+    def ctrl_c(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(figure1, "run_activation", ctrl_c)
+    with pytest.raises(SystemExit, match="rerun the same command to continue"):
+        figure1.main(["--data-dir", str(data_dir), "--out", str(tmp_path / "f1"), "--no-progress"])
