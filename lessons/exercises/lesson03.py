@@ -26,14 +26,22 @@ def _compare(got, want, x, name):
                              f"{want[tuple(bad)] + 0.0:.4g}, got {got[tuple(bad)] + 0.0:.4g}{hint}")
 
 
-def check_relu_backward(my_relu_backward):
-    """my_relu_backward(dout, x) -> dL/dx for out = max(0, x), given dL/dout."""
-    x, dout = _cases(5)
-    layer = ReLU()
+def _against_layer(layer, seed, my_backward, name, mistake=None):
+    """Compare my_backward(dout, x) with the layer's backward on a test case;
+    ``mistake(got, x, dout)`` may first raise a targeted hint. -> (x, dout)."""
+    x, dout = _cases(seed)
     layer.forward(x)
     want = layer.backward(dout)
-    got = my_relu_backward(dout.copy(), x.copy())
-    _compare(got, want, x, "ReLU backward")
+    got = my_backward(dout.copy(), x.copy())
+    if mistake is not None:
+        mistake(got, x, dout)
+    _compare(got, want, x, name)
+    return x, dout
+
+
+def check_relu_backward(my_relu_backward):
+    """my_relu_backward(dout, x) -> dL/dx for out = max(0, x), given dL/dout."""
+    x, dout = _against_layer(ReLU(), 5, my_relu_backward, "ReLU backward")
     # and against finite differences, away from the kink at 0
     xs = np.where(np.abs(x) < 1e-3, 0.5, x)
     num = numerical_gradient(lambda: np.maximum(xs, 0), xs, dout=dout)
@@ -41,13 +49,11 @@ def check_relu_backward(my_relu_backward):
         raise ExerciseFailed("disagrees with finite differences")
 
 
-def check_tanh_backward(my_tanh_backward):
-    """my_tanh_backward(dout, x) -> dL/dx for out = tanh(x), given dL/dout and the INPUT x."""
-    x, dout = _cases(6)
-    layer = Tanh()
-    layer.forward(x)
-    want = layer.backward(dout)
-    got = my_tanh_backward(dout.copy(), x.copy())
+def _used_the_output(got, x, dout):
     if isinstance(got, np.ndarray) and got.shape == x.shape and np.allclose(got, dout * (1 - x ** 2)):
         raise ExerciseFailed("that is 1 - x^2: the derivative is 1 - tanh(x)^2 (x is the input, not the output)")
-    _compare(got, want, x, "tanh backward")
+
+
+def check_tanh_backward(my_tanh_backward):
+    """my_tanh_backward(dout, x) -> dL/dx for out = tanh(x), given dL/dout and the INPUT x."""
+    _against_layer(Tanh(), 6, my_tanh_backward, "tanh backward", _used_the_output)
