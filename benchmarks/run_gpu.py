@@ -252,8 +252,7 @@ def report(torch, cupy, kernels, layers, steps, epoch, memory, n, seconds):
     for r in steps:
         lines.append(f"| {r['net']} | {ms(r['minialex'])} | {ms(r['minialex, composed CuPy'])} | {ms(r['pytorch'])} | "
                      f"{n / r['minialex'][0]:.0f} | {n / r['pytorch'][0]:.0f} | {speed(r):.2f} |")
-    lines += ["", f"Figure-1 step speed ratio: {speed(fig1):.2f}; the network is so small that both frameworks "
-              "spend the step launching kernels, and minialex launches more of them, from Python.", "",
+    lines += ["", f"Figure-1 step speed ratio: {speed(fig1):.2f}.", "",
               "## A Figure-1 epoch (50,000 images, batch 128)", "",
               f"Data: {epoch['data']}. Every epoch of the run, in seconds (the first includes compiling and "
               "warming up):", "",
