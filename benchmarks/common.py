@@ -42,7 +42,8 @@ def import_torch():
 
 class threads:
     """``with threads(torch, 1):`` both frameworks on n threads (PyTorch's
-    intra-op pool, and every BLAS through threadpoolctl), restored after."""
+    intra-op pool, minialex's chunk threads, and every BLAS through
+    threadpoolctl), restored after."""
 
     def __init__(self, torch, n):
         try:
@@ -52,14 +53,18 @@ class threads:
         self.torch, self.n, self.limits = torch, n, threadpoolctl.threadpool_limits
 
     def __enter__(self):
+        from minialex.layers import chunks
         self.old = self.torch.get_num_threads()
         self.torch.set_num_threads(self.n)
+        self.old_chunks = chunks.set_threads(self.n)
         self.ctx = self.limits(limits=self.n, user_api="blas")
         self.ctx.__enter__()
 
     def __exit__(self, *exc):
+        from minialex.layers import chunks
         self.ctx.__exit__(*exc)
         self.torch.set_num_threads(self.old)
+        chunks.set_threads(self.old_chunks)
 
 
 # ---------------------------------------------------------------- timing

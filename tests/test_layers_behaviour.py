@@ -137,9 +137,9 @@ def test_conv2d_in_many_small_chunks(monkeypatch, on_device, device, stride, gro
     """The fast path cuts a batch into chunks that fit in cache; with tiny budgets
     every image is its own chunk, and the results must not change."""
     from minialex.gradcheck import check_layer
-    from minialex.layers import conv, im2col
+    from minialex.layers import chunks, conv
     monkeypatch.setattr(conv, "COLUMN_BYTES", 1)
-    monkeypatch.setattr(im2col, "CHUNK_BYTES", 1)
+    monkeypatch.setattr(chunks, "CHUNK_BYTES", 1)
     rng = np.random.default_rng(7)
     x = rng.standard_normal((5, 4, 7, 6))
     layer = Conv2d(4, 6, 3, stride, 1, groups, weight_std=1.0, rng=rng).to(dtype=np.float64)

@@ -1,16 +1,19 @@
 """2-D convolution with stride, padding and groups, as im2col + one matrix product."""
+import threading
+
 import numpy as np
 
 from ..backend import get_array_module
 from . import cuda_kernels
-from .im2col import batch_chunks, batch_to_last, col2im, im2col
+from .chunks import batch_chunks, for_each_chunk
+from .im2col import batch_to_last, col2im, im2col
 from .layer import Layer, init_param
 from .sizes import conv_output_size
 
-# At most this many bytes of im2col columns at once (see Conv2d._columns): on
+# At most this many bytes of im2col columns at once (see Conv2d._chunks): on
 # the CPU a cache-friendly size; on the GPU enough for long matrix products
 # while AlexNet at batch 128 needs 256 MB of columns, not 900.
-COLUMN_BYTES = 16 << 20
+COLUMN_BYTES = 8 << 20
 GPU_COLUMN_BYTES = 256 << 20
 
 
@@ -39,9 +42,10 @@ class Conv2d(Layer):
         dcols = W^T @ dout,   dx = col2im(dcols)
 
     The columns of a whole batch are big (AlexNet's conv2: 224 MB), so the
-    batch goes through a chunk of images at a time (``_columns``), in one
-    reused buffer, and backward rebuilds the columns from x rather than keep
-    them: an im2col is a copy, cheap next to the products.
+    batch goes through a chunk of images at a time (``_chunks``), the chunks
+    spread over the CPU's cores (chunks.py), each thread with one reused
+    buffer, and backward rebuilds the columns from x rather than keep them:
+    an im2col is a copy, cheap next to the products.
 
     ``needs_input_grad = False`` skips dL/dx, which nobody needs for the first
     layer of a network (it saves a col2im, a large share of the step).
@@ -60,8 +64,7 @@ class Conv2d(Layer):
         self.params["W"] = init_param(rng, (out_channels, in_channels // groups, kh, kw), weight_std, dtype)
         if bias:
             self.params["b"] = np.full(out_channels, bias_init, dtype=dtype)
-        self._cols = None  # im2col's buffer, reused from chunk to chunk and step to step
-        self._cols_hold = None  # which samples' columns the buffer holds
+        self._buffers = {}  # thread -> its im2col buffer (see _columns)
 
     def extra_repr(self):
         kh, kw = self.kernel_size
@@ -93,37 +96,39 @@ class Conv2d(Layer):
         out = xp.empty((n, f, oh, ow), dtype=x.dtype)
         out_g = out.reshape(n, g, f // g, oh * ow)
         kernels = self._kernel_matrix()
-        for s, cols in self._columns(x, oh, ow):
-            y = xp.matmul(kernels, cols)  # (g, F/g, b*OH*OW): the chunk's b images, in im2col's column order
+
+        def chunk(s):
+            y = xp.matmul(kernels, self._columns(x[s], oh, ow))  # (g, F/g, b*OH*OW), in im2col's column order
             out_g[s] = self._from_columns(y, s.stop - s.start)
-        if "b" in self.params:
-            out += self.params["b"].reshape(1, f, 1, 1)
+            if "b" in self.params:
+                out[s] += self.params["b"].reshape(1, f, 1, 1)
+
+        for_each_chunk(chunk, self._chunks(x, oh, ow), xp)
         return out
 
-    def _columns(self, x, oh, ow, backward=False):
-        """Yield (batch slice, im2col of those samples), a chunk of samples at a
-        time, into one reused buffer: the step never holds the whole batch's
-        columns (AlexNet's conv2 alone: 224 MB), yet each matrix product is
-        large (every BLAS call has a fixed cost, and its threads must meet).
-
-        Backward walks the chunks in reverse order: the first one it needs is
-        the last one forward made, still in the buffer, so one im2col is saved
-        (all of them, when the batch fits in one chunk)."""
+    def _chunks(self, x, oh, ow):
+        """The batch, cut into chunks whose columns take at most COLUMN_BYTES:
+        the step never holds the whole batch's columns (AlexNet's conv2 alone:
+        224 MB), yet each matrix product is large (every BLAS call has a fixed
+        cost). Backward rebuilds the columns chunk by chunk from x."""
         n, c = x.shape[:2]
         kh, kw = self.kernel_size
         xp = get_array_module(x)
-        rows = kh * kw * c // self.groups
-        chunks = batch_chunks(xp, n, c * kh * kw * oh * ow * x.itemsize,
-                              COLUMN_BYTES if xp is np else GPU_COLUMN_BYTES)
-        for s in (reversed(chunks) if backward else chunks):
-            size = (s.stop - s.start) * oh * ow
-            if self._cols is None or self._cols.size < self.groups * rows * size or self._cols.dtype != x.dtype:
-                self._cols = xp.empty(self.groups * rows * size, dtype=x.dtype)
-            cols = self._cols[:self.groups * rows * size].reshape(self.groups, rows, size)
-            if not (backward and self._cols_hold == (s, self._batch_last)):
-                im2col(x[s], kh, kw, self.stride, self.padding, oh, ow, self.groups, self._batch_last, out=cols)
-            self._cols_hold = None if backward else (s, self._batch_last)  # backward overwrites the buffer
-            yield s, cols
+        return batch_chunks(xp, n, c * kh * kw * oh * ow * x.itemsize, COLUMN_BYTES if xp is np else GPU_COLUMN_BYTES)
+
+    def _columns(self, x, oh, ow):
+        """im2col of a chunk x, into a buffer of the calling thread's, reused
+        from chunk to chunk and step to step: a fresh array of columns would be
+        page-faulted in on every call, which costs more than the copy."""
+        kh, kw = self.kernel_size
+        xp = get_array_module(x)
+        shape = (self.groups, kh * kw * x.shape[1] // self.groups, x.shape[0] * oh * ow)
+        size = shape[0] * shape[1] * shape[2]
+        buffer = self._buffers.get(threading.get_ident())
+        if buffer is None or buffer.size < size or buffer.dtype != x.dtype or get_array_module(buffer) is not xp:
+            buffer = self._buffers[threading.get_ident()] = xp.empty(size, dtype=x.dtype)
+        return im2col(x, kh, kw, self.stride, self.padding, oh, ow, self.groups, self._batch_last,
+                      out=buffer[:size].reshape(shape))
 
     @property
     def _batch_last(self):
@@ -160,15 +165,19 @@ class Conv2d(Layer):
         g, kh, kw = self.groups, *self.kernel_size
         dout_g = dout.reshape(n, g, f // g, oh * ow)
         kernels = self._kernel_matrix()
-        dW = xp.zeros(kernels.shape, dtype=dout.dtype)  # (g, F/g, kh*kw*C/g)
         dx = xp.empty(self._x.shape, dtype=dout.dtype) if self.needs_input_grad else None
-        for s, cols in self._columns(self._x, oh, ow, backward=True):
+
+        def chunk(s):
+            cols = self._columns(self._x[s], oh, ow)
             d = self._to_columns(dout_g[s])
-            dW += xp.matmul(d, cols.transpose(0, 2, 1))  # summed over the chunks, hence the batch
+            dW = xp.matmul(d, cols.transpose(0, 2, 1))  # this chunk's share of the sum over the batch
             if dx is not None:
                 # The columns are used up: their buffer takes dL/dcols.
                 dcols = xp.matmul(kernels.transpose(0, 2, 1), d, out=cols)
                 dx[s] = col2im(dcols, dx[s].shape, kh, kw, self.stride, self.padding, oh, ow, g, self._batch_last)
+            return dW
+
+        dW = sum(for_each_chunk(chunk, self._chunks(self._x, oh, ow), xp))  # (g, F/g, kh*kw*C/g)
         self.grads["W"] = dW.reshape(f, kh, kw, -1).transpose(0, 3, 1, 2).copy()
         if "b" in self.params:
             self.grads["b"] = dout.sum(axis=(0, 2, 3))

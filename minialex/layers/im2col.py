@@ -29,44 +29,27 @@ The rest is about memory, which decides the speed:
 On the GPU, im2col and col2im (image-first order) are one CUDA kernel each
 (cuda_kernels.py); the code below is their definition, and runs on the CPU.
 
-This module also holds the two helpers every fast path shares: padding, and
-cutting a batch into cache-sized chunks.
+This module also holds the padding every fast path shares.
 """
 import numpy as np
 
 from ..backend import get_array_module
 from . import cuda_kernels
 
-# About how many bytes of work one chunk of a batch should touch (see batch_chunks).
-CHUNK_BYTES = 4 << 20
 
-
-def batch_chunks(xp, n, bytes_per_sample, budget=None):
-    """Slices cutting a batch of n samples into equal chunks of at most
-    ``budget`` bytes, at least one sample each.
-
-    On the CPU a layer that makes several passes over a 40 MB array pays for
-    main memory on every pass; done a few samples at a time, the passes after
-    the first hit the cache, and the big temporaries shrink to a few MB: the
-    budget defaults to CHUNK_BYTES. On the GPU bigger launches are faster, so
-    by default the whole batch is one chunk; a layer whose temporaries would
-    be huge (im2col's columns) passes a budget for the GPU too.
-    """
-    if budget is None:
-        budget = CHUNK_BYTES if xp is np else None
-    pieces = -(-n * bytes_per_sample // budget) if budget else 1  # ceil
-    step = max(1, -(-n // max(1, pieces)))
-    return [slice(i, min(i + step, n)) for i in range(0, n, step)]
-
-
-def pad_hw(x, padding, value=0.0):
-    """Pad the last two axes of (N, C, H, W) by ``padding`` = (top, bottom, left, right)."""
+def pad_hw(x, padding, value=0.0, out=None):
+    """Pad the last two axes of (N, C, H, W) by ``padding`` = (top, bottom, left, right),
+    into ``out`` if given (only the border is filled, then x copied inside)."""
     top, bottom, left, right = padding
     if not any(padding):
         return x
     n, c, h, w = x.shape
-    xp = get_array_module(x)
-    out = xp.full((n, c, h + top + bottom, w + left + right), value, dtype=x.dtype)
+    if out is None:
+        out = get_array_module(x).empty((n, c, h + top + bottom, w + left + right), dtype=x.dtype)
+    out[:, :, :top] = value
+    out[:, :, top + h:] = value
+    out[:, :, top:top + h, :left] = value
+    out[:, :, top:top + h, left + w:] = value
     out[:, :, top:top + h, left:left + w] = x
     return out
 

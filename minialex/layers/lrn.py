@@ -1,7 +1,7 @@
 """Local response normalisation across channels (paper section 3.3)."""
 from ..backend import get_array_module
 from . import cuda_kernels
-from .im2col import batch_chunks
+from .chunks import batch_chunks, for_each_chunk
 from .layer import Layer
 
 
@@ -52,10 +52,12 @@ class LocalResponseNorm(Layer):
         if cuda_kernels.enabled_for(x):  # on the GPU: one thread per element, the same formula
             return cuda_kernels.lrn_forward(x, self.size, self.alpha, self.beta, self.k)
         out = xp.empty_like(x)
-        # A chunk of samples at a time: the half-dozen passes below then run in cache.
-        for s in batch_chunks(xp, x.shape[0], 4 * x[0].nbytes):
+
+        def chunk(s):  # a chunk of samples at a time: the half-dozen passes below then run in cache
             _, scale = self._denominator(x[s])
             xp.multiply(x[s], scale, out=out[s])
+
+        for_each_chunk(chunk, batch_chunks(xp, x.shape[0], 4 * x[0].nbytes), xp)
         return out
 
     def _denominator(self, x):
@@ -79,7 +81,8 @@ class LocalResponseNorm(Layer):
             return cuda_kernels.lrn_backward(self._x, dout, self.size, self.alpha, self.beta, self.k)
         xp = get_array_module(dout)
         dx = xp.empty_like(dout)
-        for s in batch_chunks(xp, dout.shape[0], 4 * dout[0].nbytes):
+
+        def chunk(s):
             x = self._x[s]
             d, scale = self._denominator(x)
             t = dout[s] * x  # dout_i a_i d_i^(-beta-1), built in place
@@ -90,4 +93,6 @@ class LocalResponseNorm(Layer):
             window *= 2 * self.alpha * self.beta
             xp.multiply(dout[s], scale, out=dx[s])  # dout_j d_j^-beta
             dx[s] -= window
+
+        for_each_chunk(chunk, batch_chunks(xp, dout.shape[0], 4 * dout[0].nbytes), xp)
         return dx

@@ -12,7 +12,8 @@ import numpy as np
 
 from ..backend import get_array_module
 from . import cuda_kernels
-from .im2col import batch_chunks, pad_hw
+from .chunks import batch_chunks, for_each_chunk
+from .im2col import pad_hw
 from .layer import Layer
 from .sizes import pool_output_size
 
@@ -49,15 +50,15 @@ class _Pool2d(Layer):
                              f"{h + 2 * p}x{w + 2 * p} (input shape {tuple(x.shape)})")
         return self.output_shape(x.shape)[2:]
 
-    def _padded(self, x, value):
-        """Pad so that every window lies inside: (H + 2p) grows to (OH - 1) * stride + k if needed."""
+    def _padding(self, x):
+        """Record the geometry and return the padding (top, bottom, left, right)
+        that puts every window inside: (H + 2p) grows to (OH - 1) * stride + k if needed."""
         oh, ow = self._measure(x)
-        h, w = x.shape[2:]
+        n, c, h, w = x.shape
         k, p = self.kernel_size, self.padding
-        hp, wp = (oh - 1) * self.stride + k, (ow - 1) * self.stride + k
-        xpad = pad_hw(x, (p, max(0, hp - h - p), p, max(0, wp - w - p)), value)
-        self._geometry = x.shape, oh, ow, xpad.shape
-        return xpad
+        hp, wp = max(h + 2 * p, (oh - 1) * self.stride + k), max(w + 2 * p, (ow - 1) * self.stride + k)
+        self._geometry = x.shape, oh, ow, (n, c, hp, wp)
+        return p, hp - h - p, p, wp - w - p
 
     def _offsets(self):
         """Yield (i*k + j, slice_h, slice_w): element (i, j) of every window."""
@@ -67,9 +68,10 @@ class _Pool2d(Layer):
             for j in range(k):
                 yield i * k + j, slice(i, i + s * oh, s), slice(j, j + s * ow, s)
 
-    def _chunks(self, xp, xpad):
+    def _chunks(self, xp, dtype):
         """Batch chunks small enough that the k*k passes over them run in cache."""
-        return batch_chunks(xp, xpad.shape[0], 2 * xpad[0].nbytes)
+        _, _, _, (n, c, hp, wp) = self._geometry
+        return batch_chunks(xp, n, 2 * c * hp * wp * np.dtype(dtype).itemsize)
 
     def _unpad(self, dxpad):
         (_, _, h, w), _, _, _ = self._geometry
@@ -80,17 +82,22 @@ class _Pool2d(Layer):
         """Pad x with ``pad_value``, then fold the k*k shifted slices together
         with ``ufunc`` ("maximum" or "add"), in place, a chunk of the batch at a
         time. Returns (padded input, out (N, C, OH, OW))."""
-        xpad = self._padded(x, pad_value)
+        padding = self._padding(x)
+        _, oh, ow, padded_shape = self._geometry
         xp = get_array_module(x)
         combine = getattr(xp, ufunc)
-        _, oh, ow, _ = self._geometry
+        xpad = xp.empty(padded_shape, dtype=x.dtype) if any(padding) else x
         out = xp.empty((x.shape[0], x.shape[1], oh, ow), dtype=x.dtype)
-        for s in self._chunks(xp, xpad):
+
+        def chunk(s):
+            pad_hw(x[s], padding, pad_value, out=xpad[s])
             for idx, sh, sw in self._offsets():
                 if idx == 0:
                     out[s] = xpad[s, :, sh, sw]
                 else:
                     combine(out[s], xpad[s, :, sh, sw], out=out[s])
+
+        for_each_chunk(chunk, self._chunks(xp, x.dtype), xp)
         return xpad, out
 
 
@@ -121,14 +128,18 @@ class MaxPool2d(_Pool2d):
             return cuda_kernels.maxpool_backward(dout, self._argmax, self._x_shape, self.kernel_size, self.stride,
                                                  self.padding)
         xp = get_array_module(dout)
-        dxpad = xp.zeros(self._xpad.shape, dtype=dout.dtype)
-        for s in self._chunks(xp, self._xpad):
+        dxpad = xp.empty(self._xpad.shape, dtype=dout.dtype)
+
+        def chunk(s):
             xpad, out, dx = self._xpad[s], self._out[s], dxpad[s]
+            dx[...] = 0
             left = dout[s].copy()  # what is not routed yet: a window's gradient goes to its first maximum only
             for _, sh, sw in self._offsets():
                 piece = left * (xpad[:, :, sh, sw] == out)
                 left -= piece
                 dx[:, :, sh, sw] += piece
+
+        for_each_chunk(chunk, self._chunks(xp, dout.dtype), xp)
         return self._unpad(dxpad)
 
 
@@ -156,8 +167,12 @@ class AvgPool2d(_Pool2d):
         xp = get_array_module(dout)
         share = dout / self._div
         _, _, _, padded_shape = self._geometry
-        dxpad = xp.zeros(padded_shape, dtype=dout.dtype)
-        for s in self._chunks(xp, dxpad):
+        dxpad = xp.empty(padded_shape, dtype=dout.dtype)
+
+        def chunk(s):
+            dxpad[s] = 0
             for _, sh, sw in self._offsets():
                 dxpad[s, :, sh, sw] += share[s]
+
+        for_each_chunk(chunk, self._chunks(xp, dout.dtype), xp)
         return self._unpad(dxpad)
