@@ -173,6 +173,7 @@ def numpy_blas():
 
 
 def machine_facts(torch=None):
+    from minialex.layers import chunks
     facts = {
         "CPU": cpu_model(),
         "CPU details": cpu_details(),
@@ -181,6 +182,7 @@ def machine_facts(torch=None):
         "Python": sys.version.split()[0],
         "NumPy": np.__version__,
         "NumPy BLAS": numpy_blas(),
+        "minialex chunk threads": chunks.threads(),
     }
     for var in ("OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
         if var in os.environ:

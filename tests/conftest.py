@@ -28,3 +28,12 @@ def device():
 def on_device(device):
     """on_device(numpy_array) -> the same array on the suite's device."""
     return lambda a: to_device(np.asarray(a), device)
+
+
+@pytest.fixture(params=["im2col", "rows"])
+def conv_path(request, monkeypatch):
+    """Run a convolution test both ways Conv2d can build its columns on the
+    CPU (im2col.py): ``rows`` wherever it applies (stride 1), or never."""
+    from minialex.layers import conv
+    monkeypatch.setattr(conv, "ROW_DEPTH_MIN", 0 if request.param == "rows" else float("inf"))
+    return request.param

@@ -9,8 +9,8 @@ from minialex.layers.naive import (avgpool2d_naive, conv2d_naive, lrn_naive, max
                                    maxpool2d_naive)
 
 
-@pytest.mark.parametrize("seed", range(6))
-def test_conv2d_matches_naive(on_device, device, seed):
+@pytest.mark.parametrize("seed", range(8))
+def test_conv2d_matches_naive(on_device, device, conv_path, seed):
     rng = np.random.default_rng(seed)
     groups = int(rng.choice([1, 2, 4]))
     c, f = 4 * int(rng.integers(1, 3)), 4 * int(rng.integers(1, 3))
@@ -23,6 +23,15 @@ def test_conv2d_matches_naive(on_device, device, seed):
     expected = conv2d_naive(x, layer.params["W"], layer.params["b"], stride, padding, groups)
     layer.to(device)
     np.testing.assert_allclose(to_numpy(layer.forward(on_device(x))), expected, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("stride, padding, kernel, expected", [
+    (1, 2, 5, True), (1, 0, 3, True), (1, 3, 3, False), (2, 1, 3, False)])
+def test_conv2d_builds_columns_by_rows_where_it_can(conv_path, stride, padding, kernel, expected):
+    """The rows path needs stride 1 and padding below the kernel size (so the
+    input gradient's padding k-1-p is not negative); otherwise im2col."""
+    layer = Conv2d(4, 4, kernel, stride, padding)
+    assert layer._by_rows(np.zeros((1, 4, 9, 9), np.float32)) == (expected and conv_path == "rows")
 
 
 @pytest.mark.parametrize("kernel, stride, padding, ceil_mode", [
@@ -133,7 +142,7 @@ def test_loss_label_errors(on_device):
 
 
 @pytest.mark.parametrize("stride, groups", [(1, 1), (2, 2)])
-def test_conv2d_in_many_small_chunks(monkeypatch, on_device, device, stride, groups):
+def test_conv2d_in_many_small_chunks(monkeypatch, on_device, device, conv_path, stride, groups):
     """The fast path cuts a batch into chunks that fit in cache; with tiny budgets
     every image is its own chunk, and the results must not change."""
     from minialex.gradcheck import check_layer

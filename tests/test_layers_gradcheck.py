@@ -24,8 +24,10 @@ def assert_small(errors):
     ((1, 4, 11, 10), 6, 5, 3, 2, 2),  # AlexNet-like large stride, two groups
     ((2, 8, 6, 7), 8, 3, 1, 1, 4),   # four groups
     ((2, 4, 8, 8), 4, (2, 3), 2, 0, 2),  # rectangular kernel
+    ((2, 4, 7, 6), 6, (3, 2), 1, 1, 2),  # rectangular kernel, stride 1, padded
+    ((3, 4, 6, 6), 4, 5, 1, 2, 2),   # AlexNet's conv2: 5x5, padding 2, two groups
 ])
-def test_conv2d(on_device, device, shape, out_ch, kernel, stride, padding, groups):
+def test_conv2d(on_device, device, conv_path, shape, out_ch, kernel, stride, padding, groups):
     rng = np.random.default_rng(1)
     layer = Conv2d(shape[1], out_ch, kernel, stride, padding, groups, weight_std=1.0, rng=rng)
     layer.params["b"] = rng.standard_normal(out_ch).astype(np.float32)

@@ -6,15 +6,18 @@ import numpy as np
 from ..backend import get_array_module
 from . import cuda_kernels
 from .chunks import batch_chunks, for_each_chunk
-from .im2col import batch_to_last, col2im, im2col
+from .im2col import batch_to_last, col2im, im2col, im2col_rows, row_window
 from .layer import Layer, init_param
 from .sizes import conv_output_size
 
 # At most this many bytes of im2col columns at once (see Conv2d._chunks): on
 # the CPU a cache-friendly size; on the GPU enough for long matrix products
 # while AlexNet at batch 128 needs 256 MB of columns, not 900.
-COLUMN_BYTES = 8 << 20
+COLUMN_BYTES = 4 << 20
 GPU_COLUMN_BYTES = 256 << 20
+# Below this many values per kernel row (kw*C/groups), im2col_rows' products
+# are too thin to pay (see Conv2d._by_rows).
+ROW_DEPTH_MIN = 64
 
 
 class Conv2d(Layer):
@@ -90,67 +93,88 @@ class Conv2d(Layer):
             raise ValueError(f"{self!r}: kernel {kh}x{kw} is larger than the padded input "
                              f"{h + 2 * self.padding}x{w + 2 * self.padding} (input shape {tuple(x.shape)})")
         _, f, oh, ow = self.output_shape(x.shape)
-        g = self.groups
         xp = get_array_module(x)
         self._x = x  # all backward keeps: it rebuilds the columns from x
         out = xp.empty((n, f, oh, ow), dtype=x.dtype)
-        out_g = out.reshape(n, g, f // g, oh * ow)
-        kernels = self._kernel_matrix()
+        by_rows = self._by_rows(x)
+        kernels = self._row_kernels() if by_rows else self._kernel_matrix()
 
         def chunk(s):
-            y = xp.matmul(kernels, self._columns(x[s], oh, ow))  # (g, F/g, b*OH*OW), in im2col's column order
-            out_g[s] = self._from_columns(y, s.stop - s.start)
+            y = self._correlate_rows(x[s], kernels, (self.padding,) * 2, oh, ow) if by_rows else \
+                xp.matmul(kernels, self._im2col(x[s], oh, ow))
+            out[s] = self._from_columns(y, s.stop - s.start, oh, ow, by_rows)
             if "b" in self.params:
                 out[s] += self.params["b"].reshape(1, f, 1, 1)
 
         for_each_chunk(chunk, self._chunks(x, oh, ow), xp)
         return out
 
+    def _by_rows(self, x):
+        """Which of two ways to build the columns (im2col.py): for stride 1 on
+        the CPU, ``im2col_rows`` (a buffer kh times smaller, that stays in
+        cache), unless a kernel row holds too few values (kw*C/g, conv1's
+        5*3 = 15) for a product of its own to run fast."""
+        kh, kw = self.kernel_size
+        return (get_array_module(x) is np and self.stride == 1 and self.padding < min(kh, kw)
+                and kw * self.in_channels // self.groups >= ROW_DEPTH_MIN)
+
     def _chunks(self, x, oh, ow):
         """The batch, cut into chunks whose columns take at most COLUMN_BYTES:
         the step never holds the whole batch's columns (AlexNet's conv2 alone:
         224 MB), yet each matrix product is large (every BLAS call has a fixed
         cost). Backward rebuilds the columns chunk by chunk from x."""
-        n, c = x.shape[:2]
+        n, c, h, w = x.shape
         kh, kw = self.kernel_size
         xp = get_array_module(x)
-        return batch_chunks(xp, n, c * kh * kw * oh * ow * x.itemsize, COLUMN_BYTES if xp is np else GPU_COLUMN_BYTES)
+        per_image = kw * c * (h + 2 * self.padding) * ow if self._by_rows(x) else kh * kw * c * oh * ow
+        return batch_chunks(xp, n, per_image * x.itemsize, COLUMN_BYTES if xp is np else GPU_COLUMN_BYTES)
 
-    def _columns(self, x, oh, ow):
-        """im2col of a chunk x, into a buffer of the calling thread's, reused
-        from chunk to chunk and step to step: a fresh array of columns would be
-        page-faulted in on every call, which costs more than the copy."""
-        kh, kw = self.kernel_size
-        xp = get_array_module(x)
-        shape = (self.groups, kh * kw * x.shape[1] // self.groups, x.shape[0] * oh * ow)
-        size = shape[0] * shape[1] * shape[2]
+    def _buffer(self, shape, like):
+        """An array of ``shape`` in a buffer of the calling thread's, reused from
+        chunk to chunk and step to step: a fresh array of columns would be
+        page-faulted in on every call, which costs more than filling it."""
+        xp = get_array_module(like)
+        size = int(np.prod(shape))
         buffer = self._buffers.get(threading.get_ident())
-        if buffer is None or buffer.size < size or buffer.dtype != x.dtype or get_array_module(buffer) is not xp:
-            buffer = self._buffers[threading.get_ident()] = xp.empty(size, dtype=x.dtype)
-        return im2col(x, kh, kw, self.stride, self.padding, oh, ow, self.groups, self._batch_last,
-                      out=buffer[:size].reshape(shape))
+        if buffer is None or buffer.size < size or buffer.dtype != like.dtype or get_array_module(buffer) is not xp:
+            buffer = self._buffers[threading.get_ident()] = xp.empty(size, dtype=like.dtype)
+        return buffer[:size].reshape(shape)
 
-    @property
-    def _batch_last(self):
-        """im2col's column order (see im2col.py): image index last pays off only
-        where a col2im runs at stride 1 on the CPU; elsewhere, and for the CUDA
-        kernels, its transposes cost more."""
-        return self.stride == 1 and self.needs_input_grad and not cuda_kernels.enabled_for(self._x)
+    def _im2col(self, x, oh, ow):
+        """(g, kh*kw*C/g, b*OH*OW) columns of a chunk x (b, C, H, W)."""
+        kh, kw = self.kernel_size
+        shape = (self.groups, kh * kw * x.shape[1] // self.groups, x.shape[0] * oh * ow)
+        return im2col(x, kh, kw, self.stride, self.padding, oh, ow, self.groups, out=self._buffer(shape, x))
 
-    def _from_columns(self, y, b):
-        """(g, F/g, b*OH*OW) in im2col's column order -> (b, g, F/g, OH*OW), a view."""
-        g, fg = y.shape[:2]
-        if self._batch_last:
-            return y.reshape(g, fg, -1, b).transpose(3, 0, 1, 2)
-        return y.reshape(g, fg, b, -1).transpose(2, 0, 1, 3)
-
-    def _to_columns(self, a):
-        """(b, g, F/g, OH*OW) -> (g, F/g, b*OH*OW) in im2col's column order, contiguous."""
+    def _correlate_rows(self, a, kernels, padding, oh, ow):
+        """Stride-1 correlation of a chunk a (b, C', H', W'), padded by
+        ``padding`` = (ph, pw), with kernels given row by row, (kh, g, F'/g,
+        kw*C'/g) -> (g, F'/g, OH*OW*b), columns ordered (y, z, n): one matrix
+        product per kernel row i, on the columns shifted down by i rows."""
+        kh, kw = self.kernel_size
+        g, b, c, h = self.groups, a.shape[0], a.shape[1], a.shape[2]
         xp = get_array_module(a)
-        b, g, fg, p = a.shape
-        if self._batch_last:
-            return batch_to_last(a, xp.empty((g, fg, p, b), dtype=a.dtype)).reshape(g, fg, -1)
-        return xp.ascontiguousarray(a.transpose(1, 2, 0, 3)).reshape(g, fg, -1)
+        rows = im2col_rows(a, kw, padding, ow, g, out=self._buffer((g, kw * c // g, (h + 2 * padding[0]) * ow * b), a))
+        y = xp.matmul(kernels[0], row_window(rows, 0, oh, ow, b))
+        for i in range(1, kh):
+            y += xp.matmul(kernels[i], row_window(rows, i, oh, ow, b))
+        return y
+
+    def _from_columns(self, y, b, oh, ow, by_rows):
+        """(g, F/g, columns) -> (b, F, OH, OW): a view, for a copy into the output.
+        Columns are ordered (n, y, z) by im2col, (y, z, n) by im2col_rows."""
+        g, fg = y.shape[:2]
+        if by_rows:
+            return y.reshape(g * fg, oh, ow, b).transpose(3, 0, 1, 2)
+        return y.reshape(g * fg, b, oh, ow).transpose(1, 0, 2, 3)
+
+    def _to_columns(self, a, by_rows):
+        """(b, F, OH, OW) -> (g, F/g, columns), contiguous, in the order above."""
+        xp = get_array_module(a)
+        b, f, oh, ow = a.shape
+        if by_rows:
+            return batch_to_last(a, xp.empty((f, oh, ow, b), dtype=a.dtype)).reshape(self.groups, f // self.groups, -1)
+        return xp.ascontiguousarray(a.transpose(1, 0, 2, 3)).reshape(self.groups, f // self.groups, -1)
 
     def _kernel_matrix(self):
         """W (F, C/g, kh, kw) as (g, F/g, kh*kw*C/g), rows in im2col's (i, j, c) order."""
@@ -158,27 +182,58 @@ class Conv2d(Layer):
         W = self.params["W"]
         return get_array_module(W).ascontiguousarray(W.transpose(0, 2, 3, 1)).reshape(g, W.shape[0] // g, -1)
 
+    def _row_kernels(self, flipped=False):
+        """W (F, C/g, kh, kw) row by row, (kh, g, F/g, kw*C/g), each row's
+        values in im2col_rows' (j, c) order. ``flipped``: the kernels of the
+        input gradient instead (see backward), (kh, g, C/g, kw*F/g)."""
+        g, (kh, kw) = self.groups, self.kernel_size
+        W = self.params["W"]
+        f, cg = W.shape[:2]
+        W = W.reshape(g, f // g, cg, kh, kw)
+        if flipped:  # turned by 180 degrees, input and output channels swapped
+            W = W[..., ::-1, ::-1].transpose(0, 2, 1, 3, 4)
+        return get_array_module(W).ascontiguousarray(W.transpose(3, 0, 1, 4, 2)).reshape(kh, g, W.shape[1], -1)
+
     def backward(self, dout):
-        """dout (N, F, OH, OW) -> dx (N, C, H, W), or None if ``needs_input_grad`` is False."""
+        """dout (N, F, OH, OW) -> dx (N, C, H, W), or None if ``needs_input_grad`` is False.
+
+        By rows, dL/dx needs no col2im: it is itself a stride-1 correlation,
+        of dout padded by k-1-p with the kernels flipped and their channels
+        swapped (each input pixel collects the output pixels whose windows
+        cover it, through the kernel entry that connects them)."""
         xp = get_array_module(dout)
+        x, (kh, kw), p = self._x, self.kernel_size, self.padding
         n, f, oh, ow = dout.shape
-        g, kh, kw = self.groups, *self.kernel_size
-        dout_g = dout.reshape(n, g, f // g, oh * ow)
-        kernels = self._kernel_matrix()
-        dx = xp.empty(self._x.shape, dtype=dout.dtype) if self.needs_input_grad else None
+        by_rows = self._by_rows(x)
+        kernels = self._row_kernels(flipped=True) if by_rows else self._kernel_matrix()
+        dx = xp.empty(x.shape, dtype=dout.dtype) if self.needs_input_grad else None
 
         def chunk(s):
-            cols = self._columns(self._x[s], oh, ow)
-            d = self._to_columns(dout_g[s])
-            dW = xp.matmul(d, cols.transpose(0, 2, 1))  # this chunk's share of the sum over the batch
+            d = self._to_columns(dout[s], by_rows)
+            if by_rows:
+                b = s.stop - s.start
+                rows = im2col_rows(x[s], kw, (p, p), ow, self.groups,
+                                   out=self._buffer((self.groups, kw * x.shape[1] // self.groups,
+                                                     (x.shape[2] + 2 * p) * ow * b), x))
+                dW = xp.stack([xp.matmul(d, row_window(rows, i, oh, ow, b).transpose(0, 2, 1)) for i in range(kh)])
+                if dx is not None:
+                    y = self._correlate_rows(dout[s], kernels, (kh - 1 - p, kw - 1 - p), x.shape[2], x.shape[3])
+                    dx[s] = self._from_columns(y, b, x.shape[2], x.shape[3], by_rows)
+                return dW  # (kh, g, F/g, kw*C/g): this chunk's share of the sum over the batch
+            cols = self._im2col(x[s], oh, ow)
+            dW = xp.matmul(d, cols.transpose(0, 2, 1))  # (g, F/g, kh*kw*C/g)
             if dx is not None:
                 # The columns are used up: their buffer takes dL/dcols.
                 dcols = xp.matmul(kernels.transpose(0, 2, 1), d, out=cols)
-                dx[s] = col2im(dcols, dx[s].shape, kh, kw, self.stride, self.padding, oh, ow, g, self._batch_last)
+                dx[s] = col2im(dcols, dx[s].shape, kh, kw, self.stride, p, oh, ow, self.groups)
             return dW
 
-        dW = sum(for_each_chunk(chunk, self._chunks(self._x, oh, ow), xp))  # (g, F/g, kh*kw*C/g)
-        self.grads["W"] = dW.reshape(f, kh, kw, -1).transpose(0, 3, 1, 2).copy()
+        dW = sum(for_each_chunk(chunk, self._chunks(x, oh, ow), xp))
+        if by_rows:  # (kh, g, F/g, kw, C/g) -> (F, C/g, kh, kw)
+            dW = dW.reshape(kh, f, kw, -1).transpose(1, 3, 0, 2)
+        else:  # (g, F/g, kh, kw, C/g) -> (F, C/g, kh, kw)
+            dW = dW.reshape(f, kh, kw, -1).transpose(0, 3, 1, 2)
+        self.grads["W"] = xp.ascontiguousarray(dW)
         if "b" in self.params:
             self.grads["b"] = dout.sum(axis=(0, 2, 3))
         return dx

@@ -18,16 +18,17 @@ The rest is about memory, which decides the speed:
 * Rows are ordered (i, j, c), kernel offset before channel, so the rows for
   one offset (i, j) form one block; with groups, each group's rows get a block
   of their own, and a grouped convolution is a batched product over groups.
-* Columns are ordered (n, y, z), or, with ``batch_last``, (y, z, n) with
-  the input first copied to (C, H, W, N) order. For stride 1 a row of output
-  pixels of every image of a chunk is then one contiguous run, in the input
-  and in the columns alike, so im2col and col2im move long runs instead of
-  rows of a few pixels: col2im gets 2-4x faster on AlexNet's and the Figure-1
-  net's small images. The price is transposing the layer's output and
-  gradient, so Conv2d asks for it only where a col2im runs at stride 1.
+* ``im2col_rows`` (stride 1): the columns repeat themselves. The values under
+  kernel row i of output pixel (y, z) are those under kernel row 0 of pixel
+  (y + i, z). So it is enough to copy the kw*C values under one kernel row,
+  for every row of the padded input, with the image index last, columns
+  ordered (y, z, n): the columns of kernel row i are then the columns of
+  rows i .. i + OH - 1, one contiguous slice (``row_window``), a view. kh
+  times less copying, into a buffer kh times smaller that stays in cache;
+  the one product becomes kh products, summed.
 
-On the GPU, im2col and col2im (image-first order) are one CUDA kernel each
-(cuda_kernels.py); the code below is their definition, and runs on the CPU.
+On the GPU, im2col and col2im are one CUDA kernel each (cuda_kernels.py); the
+code below is their definition, and runs on the CPU.
 
 This module also holds the padding every fast path shares.
 """
@@ -81,56 +82,66 @@ def windows(xt, kh, kw, stride, oh, ow, groups):
         strides=(sc * (c // groups), sh, sw, sc, sh * stride, sw * stride, sn))
 
 
-def column_view(cols, kh, kw, c, oh, ow, n, groups, batch_last):
-    """cols (groups, kh*kw*C/groups, columns) seen as (groups, kh, kw, C/groups, OH, OW, N)."""
-    if batch_last:
-        return cols.reshape(groups, kh, kw, c // groups, oh, ow, n)
+def column_view(cols, kh, kw, c, oh, ow, n, groups):
+    """cols (groups, kh*kw*C/groups, N*OH*OW) seen as (groups, kh, kw, C/groups, OH, OW, N)."""
     return cols.reshape(groups, kh, kw, c // groups, n, oh, ow).transpose(0, 1, 2, 3, 5, 6, 4)
 
 
-def im2col(x, kh, kw, stride, padding, oh, ow, groups=1, batch_last=False, out=None):
+def im2col(x, kh, kw, stride, padding, oh, ow, groups=1, out=None):
     """(N, C, H, W) -> cols (groups, kh*kw*C/groups, N*OH*OW): rows ordered
-    (i, j, c), columns (n, y, z), or (y, z, n) if ``batch_last``.
+    (i, j, c), columns (n, y, z).
 
     ``out`` is a buffer to reuse: a fresh 100 MB array would be page-faulted in
     on every call, which costs more than the copy itself.
     """
     n, c, h, w = x.shape
-    p = padding
     shape = (groups, kh * kw * (c // groups), n * oh * ow)
     xp = get_array_module(x)
     if out is None or out.shape != shape or out.dtype != x.dtype:
         out = xp.empty(shape, dtype=x.dtype)
-    if not batch_last and cuda_kernels.enabled_for(x):  # on the GPU: one thread per column entry
+    if cuda_kernels.enabled_for(x):  # on the GPU: one thread per column entry
         return cuda_kernels.im2col(x, kh, kw, stride, padding, oh, ow, groups, out)
-    if batch_last:
-        xt = xp.zeros((c, h + 2 * p, w + 2 * p, n), dtype=x.dtype)
-        batch_to_last(x, xt[:, p:p + h, p:p + w])
-    else:
-        xt = pad_hw(x, (p,) * 4).transpose(1, 2, 3, 0)  # a view: no copy
-    column_view(out, kh, kw, c, oh, ow, n, groups, batch_last)[...] = windows(xt, kh, kw, stride, oh, ow, groups)
+    xt = pad_hw(x, (padding,) * 4).transpose(1, 2, 3, 0)  # a view: no copy
+    column_view(out, kh, kw, c, oh, ow, n, groups)[...] = windows(xt, kh, kw, stride, oh, ow, groups)
     return out
 
 
-def col2im(cols, x_shape, kh, kw, stride, padding, oh, ow, groups=1, batch_last=False):
+def col2im(cols, x_shape, kh, kw, stride, padding, oh, ow, groups=1):
     """Adjoint of ``im2col``: cols (groups, kh*kw*C/groups, N*OH*OW) -> dx (N, C, H, W).
 
     One strided ``+=`` per kernel offset (i, j): kh*kw vectorised adds instead of
     a scatter with ``np.add.at``, which is many times slower.
     """
-    if not batch_last and cuda_kernels.enabled_for(cols):  # on the GPU: one thread per pixel, gathering
+    if cuda_kernels.enabled_for(cols):  # on the GPU: one thread per pixel, gathering
         return cuda_kernels.col2im(cols, x_shape, kh, kw, stride, padding, oh, ow, groups)
     n, c, h, w = x_shape
     p = padding
     xp = get_array_module(cols)
-    cols = column_view(cols, kh, kw, c, oh, ow, n, groups, batch_last)
+    cols = column_view(cols, kh, kw, c, oh, ow, n, groups)
     # dx padded, as (groups, C/groups, H, W, N) like the columns, in the same memory order.
-    shape = (groups, c // groups, h + 2 * p, w + 2 * p)
-    if batch_last:
-        dxt = xp.zeros((*shape, n), dtype=cols.dtype)
-    else:
-        dxt = xp.zeros((n, *shape), dtype=cols.dtype).transpose(1, 2, 3, 4, 0)
+    dxt = xp.zeros((n, groups, c // groups, h + 2 * p, w + 2 * p), dtype=cols.dtype).transpose(1, 2, 3, 4, 0)
     for i in range(kh):
         for j in range(kw):
             dxt[:, :, i:i + stride * oh:stride, j:j + stride * ow:stride] += cols[:, i, j]
     return dxt.reshape(c, h + 2 * p, w + 2 * p, n)[:, p:p + h, p:p + w].transpose(3, 0, 1, 2)
+
+
+def im2col_rows(x, kw, padding, ow, groups=1, out=None):
+    """Stride 1: (N, C, H, W), padded by ``padding`` = (ph, pw) -> rows
+    (groups, kw*C/groups, Hp*OW*N), Hp = H + 2*ph: im2col for a kernel one row
+    high over every padded row, rows ordered (j, c), columns (y, z, n)."""
+    n, c, h, w = x.shape
+    ph, pw = padding
+    xp = get_array_module(x)
+    shape = (groups, kw * (c // groups), (h + 2 * ph) * ow * n)
+    if out is None or out.shape != shape or out.dtype != x.dtype:
+        out = xp.empty(shape, dtype=x.dtype)
+    xt = xp.zeros((c, h + 2 * ph, w + 2 * pw, n), dtype=x.dtype)  # the image index last
+    batch_to_last(x, xt[:, ph:ph + h, pw:pw + w])
+    out.reshape(groups, 1, kw, c // groups, h + 2 * ph, ow, n)[...] = windows(xt, 1, kw, 1, h + 2 * ph, ow, groups)
+    return out
+
+
+def row_window(rows, i, oh, ow, n):
+    """The columns of kernel row i, (groups, kw*C/groups, OH*OW*N), a view of ``rows``."""
+    return rows[:, :, i * ow * n:(i + oh) * ow * n]
