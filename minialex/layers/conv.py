@@ -111,7 +111,7 @@ class Conv2d(Layer):
 
     def _by_rows(self, x):
         """Which of two ways to build the columns (im2col.py): for stride 1 on
-        the CPU, ``im2col_rows`` (a buffer kh times smaller, that stays in
+        the CPU, ``im2col_rows`` (a buffer about kh times smaller, that stays in
         cache), unless a kernel row holds too few values (kw*C/g, conv1's
         5*3 = 15) for a product of its own to run fast."""
         kh, kw = self.kernel_size
