@@ -1,4 +1,4 @@
-"""2-D convolution with stride, padding and groups, as im2col + one matrix product."""
+"""2-D convolution with stride, padding and groups, as im2col + matrix products."""
 import threading
 
 import numpy as np
@@ -43,6 +43,12 @@ class Conv2d(Layer):
 
         dW    = dout @ cols^T      (every output pixel's contribution, summed)
         dcols = W^T @ dout,   dx = col2im(dcols)
+
+    For stride 1 on the CPU, the columns of one kernel row do (``_by_rows``,
+    im2col.py's ``im2col_rows``): the product becomes kh products, one per
+    kernel row, each on a shifted view of the same columns; and dx, instead of
+    a col2im, is the same kind of correlation, of dout with the kernels turned
+    by 180 degrees (see backward).
 
     The columns of a whole batch are big (AlexNet's conv2: 224 MB), so the
     batch goes through a chunk of images at a time (``_chunks``), the chunks
@@ -112,8 +118,9 @@ class Conv2d(Layer):
     def _by_rows(self, x):
         """Which of two ways to build the columns (im2col.py): for stride 1 on
         the CPU, ``im2col_rows`` (a buffer about kh times smaller, that stays in
-        cache), unless a kernel row holds too few values (kw*C/g, conv1's
-        5*3 = 15) for a product of its own to run fast."""
+        cache), unless the padding reaches the kernel size (dx's padding k-1-p
+        would be negative) or a kernel row holds too few values (kw*C/g,
+        conv1's 5*3 = 15) for a product of its own to run fast."""
         kh, kw = self.kernel_size
         return (get_array_module(x) is np and self.stride == 1 and self.padding < min(kh, kw)
                 and kw * self.in_channels // self.groups >= ROW_DEPTH_MIN)
@@ -146,17 +153,20 @@ class Conv2d(Layer):
         shape = (self.groups, kh * kw * x.shape[1] // self.groups, x.shape[0] * oh * ow)
         return im2col(x, kh, kw, self.stride, self.padding, oh, ow, self.groups, out=self._buffer(shape, x))
 
+    def _rows(self, a, padding, ow):
+        """im2col_rows of a chunk a (b, C', H', W') padded by (ph, pw), in this thread's buffer."""
+        g, (b, c, h, _), kw = self.groups, a.shape, self.kernel_size[1]
+        return im2col_rows(a, kw, padding, ow, g, out=self._buffer((g, kw * c // g, (h + 2 * padding[0]) * ow * b), a))
+
     def _correlate_rows(self, a, kernels, padding, oh, ow):
         """Stride-1 correlation of a chunk a (b, C', H', W'), padded by
         ``padding`` = (ph, pw), with kernels given row by row, (kh, g, F'/g,
         kw*C'/g) -> (g, F'/g, OH*OW*b), columns ordered (y, z, n): one matrix
         product per kernel row i, on the columns shifted down by i rows."""
-        kh, kw = self.kernel_size
-        g, b, c, h = self.groups, a.shape[0], a.shape[1], a.shape[2]
         xp = get_array_module(a)
-        rows = im2col_rows(a, kw, padding, ow, g, out=self._buffer((g, kw * c // g, (h + 2 * padding[0]) * ow * b), a))
+        rows, b = self._rows(a, padding, ow), a.shape[0]
         y = xp.matmul(kernels[0], row_window(rows, 0, oh, ow, b))
-        for i in range(1, kh):
+        for i in range(1, self.kernel_size[0]):
             y += xp.matmul(kernels[i], row_window(rows, i, oh, ow, b))
         return y
 
@@ -208,19 +218,17 @@ class Conv2d(Layer):
         kernels = self._row_kernels(flipped=True) if by_rows else self._kernel_matrix()
         dx = xp.empty(x.shape, dtype=dout.dtype) if self.needs_input_grad else None
 
-        def chunk(s):
-            d = self._to_columns(dout[s], by_rows)
-            if by_rows:
-                b = s.stop - s.start
-                rows = im2col_rows(x[s], kw, (p, p), ow, self.groups,
-                                   out=self._buffer((self.groups, kw * x.shape[1] // self.groups,
-                                                     (x.shape[2] + 2 * p) * ow * b), x))
-                dW = xp.stack([xp.matmul(d, row_window(rows, i, oh, ow, b).transpose(0, 2, 1)) for i in range(kh)])
-                if dx is not None:
-                    y = self._correlate_rows(dout[s], kernels, (kh - 1 - p, kw - 1 - p), x.shape[2], x.shape[3])
-                    dx[s] = self._from_columns(y, b, x.shape[2], x.shape[3], by_rows)
-                return dW  # (kh, g, F/g, kw*C/g): this chunk's share of the sum over the batch
-            cols = self._im2col(x[s], oh, ow)
+        def by_rows_chunk(s):
+            b, (h, w) = s.stop - s.start, x.shape[2:]
+            d, rows = self._to_columns(dout[s], True), self._rows(x[s], (p, p), ow)
+            dW = xp.stack([xp.matmul(d, row_window(rows, i, oh, ow, b).transpose(0, 2, 1)) for i in range(kh)])
+            if dx is not None:  # after dW: the correlation reuses the buffer that holds the rows
+                dx[s] = self._from_columns(self._correlate_rows(dout[s], kernels, (kh - 1 - p, kw - 1 - p), h, w),
+                                           b, h, w, True)
+            return dW  # (kh, g, F/g, kw*C/g): this chunk's share of the sum over the batch
+
+        def im2col_chunk(s):
+            d, cols = self._to_columns(dout[s], False), self._im2col(x[s], oh, ow)
             dW = xp.matmul(d, cols.transpose(0, 2, 1))  # (g, F/g, kh*kw*C/g)
             if dx is not None:
                 # The columns are used up: their buffer takes dL/dcols.
@@ -228,7 +236,7 @@ class Conv2d(Layer):
                 dx[s] = col2im(dcols, dx[s].shape, kh, kw, self.stride, p, oh, ow, self.groups)
             return dW
 
-        dW = sum(for_each_chunk(chunk, self._chunks(x, oh, ow), xp))
+        dW = sum(for_each_chunk(by_rows_chunk if by_rows else im2col_chunk, self._chunks(x, oh, ow), xp))
         if by_rows:  # (kh, g, F/g, kw, C/g) -> (F, C/g, kh, kw)
             dW = dW.reshape(kh, f, kw, -1).transpose(1, 3, 0, 2)
         else:  # (g, F/g, kh, kw, C/g) -> (F, C/g, kh, kw)

@@ -213,7 +213,7 @@ def _ints(*values):
 
 
 def im2col(x, kh, kw, stride, padding, oh, ow, groups, out):
-    """As ``im2col.im2col`` with batch_last=False, into ``out`` (groups, kh*kw*C/groups, N*OH*OW)."""
+    """As ``im2col.im2col``, into ``out`` (groups, kh*kw*C/groups, N*OH*OW)."""
     x = cupy.ascontiguousarray(x)
     n, c, h, w = x.shape
     _launch("im2col", out.size, x.dtype, x, out, *_ints(n, c, h, w, kh, kw, stride, padding, oh, ow, groups))
@@ -221,7 +221,7 @@ def im2col(x, kh, kw, stride, padding, oh, ow, groups, out):
 
 
 def col2im(cols, x_shape, kh, kw, stride, padding, oh, ow, groups):
-    """As ``im2col.col2im`` with batch_last=False: cols -> dx (N, C, H, W)."""
+    """As ``im2col.col2im``: cols -> dx (N, C, H, W)."""
     n, c, h, w = x_shape
     cols = cupy.ascontiguousarray(cols)
     dx = cupy.empty(x_shape, dtype=cols.dtype)
