@@ -1,5 +1,6 @@
 """The batch-chunk machinery every CPU fast path shares (minialex/layers/chunks.py)."""
 import multiprocessing
+import os
 import sys
 import threading
 
@@ -54,6 +55,27 @@ def test_for_each_chunk_passes_errors_on(two_threads):
             raise ValueError("chunk 3 failed")
     with pytest.raises(ValueError, match="chunk 3 failed"):
         chunks.for_each_chunk(work, [slice(i, i + 1) for i in range(5)])
+
+
+@pytest.mark.parametrize("value, expected", [("3", 3), (" 1 ", 1)])
+def test_threads_from_the_environment(monkeypatch, value, expected):
+    monkeypatch.setenv("MINIALEX_THREADS", value)
+    assert chunks._default_threads() == expected
+
+
+def test_threads_default_to_the_usable_cores(monkeypatch):
+    monkeypatch.delenv("MINIALEX_THREADS", raising=False)
+    if hasattr(os, "sched_getaffinity"):
+        assert chunks._default_threads() == len(os.sched_getaffinity(0))
+    monkeypatch.delattr(os, "sched_getaffinity", raising=False)  # as on macOS and Windows
+    assert chunks._default_threads() == os.cpu_count()
+
+
+@pytest.mark.parametrize("value", ["0", "two", "-1", "1.5"])
+def test_bad_thread_count_in_the_environment_says_what_to_do(monkeypatch, value):
+    monkeypatch.setenv("MINIALEX_THREADS", value)
+    with pytest.raises(ValueError, match="MINIALEX_THREADS must be a whole number"):
+        chunks._default_threads()
 
 
 def test_set_threads_rejects_nonsense():

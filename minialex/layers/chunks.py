@@ -32,9 +32,23 @@ import numpy as np
 CHUNK_BYTES = 4 << 20
 
 _THREAD_NAME = "minialex-chunk"
-_threads = int(os.environ.get("MINIALEX_THREADS", 0)) or len(os.sched_getaffinity(0))
 _pool = None
 _blas = None
+
+
+def _default_threads():
+    """MINIALEX_THREADS if set, else the cores this process may run on."""
+    value = os.environ.get("MINIALEX_THREADS", "").strip()
+    if value:
+        if not value.isdigit() or int(value) < 1:
+            raise ValueError(f"MINIALEX_THREADS must be a whole number of threads, at least 1; got {value!r}")
+        return int(value)
+    if hasattr(os, "sched_getaffinity"):  # Linux: respects taskset and container CPU sets
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+_threads = _default_threads()
 
 
 def threads():
@@ -90,7 +104,8 @@ def _forget_pool():
     _pool = None
 
 
-os.register_at_fork(after_in_child=_forget_pool)
+if hasattr(os, "register_at_fork"):  # not on Windows, which does not fork
+    os.register_at_fork(after_in_child=_forget_pool)
 
 
 def _one_blas_thread():
