@@ -157,8 +157,8 @@ def report(facts, layers, convs1, steps, steps1, mem, args, started, load_before
         f"| load average (1/5/15 min) before / after | {load_before} / {load_after} |",
         "",
         "Both frameworks run float32 with 2 threads (minialex: 2 threads that share each layer's batch "
-        "chunks, each calling a single-threaded OpenBLAS, and OpenBLAS's own 2 threads for the products "
-        "outside them; `torch.set_num_threads(2)`), on the same random data, in one process, alternating "
+        "chunks, each calling a single-threaded OpenBLAS, and OpenBLAS's own 2 threads where a layer's "
+        "batch is a single chunk; `torch.set_num_threads(2)`), on the same random data, in one process, alternating "
         "call by call with a 150 ms pause before each call (after a call, OpenBLAS's idle threads "
         "spin for about 0.1 s, and would take the cores from PyTorch's next call). The machine may be shared: a load average above "
         "the 2 cores means other jobs ran meanwhile, which inflates both columns, the medians "

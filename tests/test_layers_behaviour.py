@@ -156,3 +156,19 @@ def test_conv2d_in_many_small_chunks(monkeypatch, on_device, device, conv_path, 
     layer.to(device)
     np.testing.assert_allclose(to_numpy(layer.forward(on_device(x))), expected, rtol=1e-10, atol=1e-10)
     assert max(check_layer(layer, on_device(x[:3])).values()) <= 1e-6
+
+
+@pytest.mark.parametrize("kh, kw, padding, groups", [(3, 3, 1, 1), (5, 5, 2, 2), (3, 2, 0, 1)])
+def test_im2col_rows_windows_are_im2col_blocks(kh, kw, padding, groups):
+    """For stride 1, kernel row i's view of im2col_rows holds exactly im2col's
+    rows for that kernel row (reordered from (n, y, z) to (y, z, n) columns)."""
+    from minialex.layers.im2col import im2col, im2col_rows, row_window
+    n, c, h, w = 2, 4, 6, 7
+    x = np.random.default_rng(3).standard_normal((n, c, h, w))
+    oh, ow = h + 2 * padding - kh + 1, w + 2 * padding - kw + 1
+    cols = im2col(x, kh, kw, 1, padding, oh, ow, groups)
+    rows = im2col_rows(x, kw, (padding, padding), ow, groups)
+    k = kw * c // groups
+    for i in range(kh):
+        block = cols[:, i * k:(i + 1) * k].reshape(groups, k, n, oh, ow).transpose(0, 1, 3, 4, 2)
+        np.testing.assert_array_equal(row_window(rows, i, oh, ow, n), block.reshape(groups, k, -1))

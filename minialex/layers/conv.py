@@ -73,7 +73,7 @@ class Conv2d(Layer):
         self.params["W"] = init_param(rng, (out_channels, in_channels // groups, kh, kw), weight_std, dtype)
         if bias:
             self.params["b"] = np.full(out_channels, bias_init, dtype=dtype)
-        self._buffers = {}  # thread -> its im2col buffer (see _columns)
+        self._buffers = {}  # thread -> its column buffer (see _buffer)
 
     def extra_repr(self):
         kh, kw = self.kernel_size
@@ -106,8 +106,10 @@ class Conv2d(Layer):
         kernels = self._row_kernels() if by_rows else self._kernel_matrix()
 
         def chunk(s):
-            y = self._correlate_rows(x[s], kernels, (self.padding,) * 2, oh, ow) if by_rows else \
-                xp.matmul(kernels, self._im2col(x[s], oh, ow))
+            if by_rows:
+                y = self._correlate_rows(x[s], kernels, (self.padding,) * 2, oh, ow)
+            else:
+                y = xp.matmul(kernels, self._im2col(x[s], oh, ow))
             out[s] = self._from_columns(y, s.stop - s.start, oh, ow, by_rows)
             if "b" in self.params:
                 out[s] += self.params["b"].reshape(1, f, 1, 1)

@@ -24,7 +24,7 @@ The rest is about memory, which decides the speed:
   for every row of the padded input, with the image index last, columns
   ordered (y, z, n): the columns of kernel row i are then the columns of
   rows i .. i + OH - 1, one contiguous slice (``row_window``), a view.
-  kh * OH / Hp times less copying (4x for a 5x5 kernel on 16x16 images),
+  kh * OH / Hp times less copying (4x for a 5x5 kernel, padding 2, on 16x16 images),
   into a buffer small enough to stay in cache; the one product becomes
   kh products, summed.
 

@@ -42,7 +42,7 @@ class Linear(Layer):
         def outputs(f):
             out[:, f] = x @ W[f].T
 
-        for_each_chunk(outputs, self._blocks(xp, self.out_features, W[0].nbytes), xp)
+        for_each_chunk(outputs, batch_chunks(xp, self.out_features, W[0].nbytes), xp)  # a few MB of W each
         if "b" in self.params:
             out += self.params["b"]
         return out
@@ -61,14 +61,9 @@ class Linear(Layer):
         def input_columns(d):
             dx[:, d] = dout @ W[:, d]
 
-        for_each_chunk(weight_rows, self._blocks(xp, self.out_features, W[0].nbytes), xp)
-        for_each_chunk(input_columns, self._blocks(xp, self.in_features, W[:, 0].nbytes), xp)
+        for_each_chunk(weight_rows, batch_chunks(xp, self.out_features, W[0].nbytes), xp)
+        for_each_chunk(input_columns, batch_chunks(xp, self.in_features, W[:, 0].nbytes), xp)
         self.grads["W"] = dW
         if "b" in self.params:
             self.grads["b"] = dout.sum(axis=0)
         return dx
-
-    @staticmethod
-    def _blocks(xp, n, bytes_each):
-        """Slices of n rows (or columns) of W, a few MB of W each."""
-        return batch_chunks(xp, n, bytes_each)
