@@ -16,7 +16,8 @@ alternating call by call (a background job then slows both alike), min and
 median of the rounds:
 
 1. every AlexNet convolution at batch 32 and the Figure-1 convolutions at
-   batch 128, forward and forward + backward; LRN and max-pooling;
+   batch 128, forward and forward + backward; LRN and max-pooling; the
+   convolutions again with 1 thread each;
 2. a whole training step (forward, loss, backward, SGD with momentum and
    weight decay): AlexNet at batch 32, the Figure-1 network at batch 128,
    with 2 threads each, and again with 1 thread each;
@@ -39,7 +40,7 @@ import time
 import bench_layers
 import bench_memory
 import bench_steps
-from common import ALEXNET_CONVS, REPO, THREADS, import_torch, load_average, machine_facts
+from common import ALEXNET_CONVS, FIGURE1_CONVS, REPO, THREADS, import_torch, load_average, machine_facts
 
 TARGETS = """\
 | target | 2 threads each (the brief's setting) | met? | 1 thread each (per core) | met? |
@@ -82,7 +83,8 @@ def blas_table():
     import threadpoolctl
     shapes = [("large square", 2048, 2048, 2048),
               ("Figure-1 conv2 forward, by kernel rows", 32, 160, 16 * 16 * 16),
-              ("Figure-1 conv2 forward, full im2col", 32, 800, 16 * 16 * 16)]
+              ("Figure-1 conv2 forward, full im2col", 32, 800, 16 * 16 * 16),
+              ("Figure-1 conv3 forward, by kernel rows", 64, 160, 8 * 8 * 64)]
     rows = ["| product | M x K x N | GFLOP/s |", "|---|---|---:|"]
     rng = np.random.default_rng(0)
     with threadpoolctl.threadpool_limits(1, "blas"):
@@ -91,6 +93,35 @@ def blas_table():
             best = min(_seconds(lambda: a @ b) for _ in range(5))
             rows.append(f"| {name} | {m} x {k} x {n} | {2 * m * k * n / best / 1e9:.0f} |")
     return "\n".join(rows)
+
+
+def conv_gflop(kw, shape, batch, input_grad):
+    """GFLOP of one convolution's forward + backward: the forward's multiply-adds
+    (2 FLOP each), as many again for dL/dW, and again for dL/dx if computed."""
+    c, h, w = shape
+    k, p = kw["kernel_size"], kw.get("padding", 0)
+    oh, ow = (h + 2 * p - k) // kw.get("stride", 1) + 1, (w + 2 * p - k) // kw.get("stride", 1) + 1
+    forward = 2 * batch * kw["out_channels"] * (c // kw.get("groups", 1)) * k * k * oh * ow
+    return forward * (3 if input_grad else 2) / 1e9
+
+
+def conv_rate_table(layers, convs1):
+    """The Figure-1 convolutions' fwd+bwd as arithmetic rates, from the layer runs:
+    GFLOP / minimum time, both frameworks, 2 threads and 1 thread."""
+    out = ["| layer | GFLOP (fwd+bwd) | minialex, 2 thr | PyTorch, 2 thr | minialex, 1 thr | PyTorch, 1 thr |",
+           "|---|---:|---:|---:|---:|---:|"]
+    total = {key: 0.0 for key in ("gflop", "m2", "t2", "m1", "t1")}
+    for name, kw, shape in FIGURE1_CONVS:
+        gflop = conv_gflop(kw, shape, 128, name != "fig1.conv1")
+        r2, r1 = (next(r for r in rows if r["name"] == name) for rows in (layers, convs1))
+        times = dict(m2=r2["m_fb"][0], t2=r2["t_fb"][0], m1=r1["m_fb"][0], t1=r1["t_fb"][0])
+        out.append(f"| {name} | {gflop:.2f} | " + " | ".join(f"{gflop / t:.0f}" for t in times.values()) + " |")
+        total["gflop"] += gflop
+        for key, t in times.items():
+            total[key] += t
+    out.append(f"| **all three** | {total['gflop']:.2f} | " +
+               " | ".join(f"{total['gflop'] / total[key]:.0f}" for key in ("m2", "t2", "m1", "t1")) + " |")
+    return "\n".join(out)
 
 
 def _seconds(fn):
@@ -199,15 +230,24 @@ def report(facts, layers, convs1, steps, steps1, mem, args, started, load_before
         "",
         bench_layers.table(layers),
         "",
-        "AlexNet's convolutions again with 1 thread each (the work per core; see above):",
+        "The convolutions again with 1 thread each (the work per core; see above):",
         "",
         bench_layers.table(convs1),
+        "",
+        "The Figure-1 convolutions as arithmetic rates: GFLOP/s = the layer's multiply-adds (x2) over its "
+        "minimum fwd+bwd time above. Set them beside the \"BLAS products\" below: on one core PyTorch's "
+        "direct convolutions run these layers, copies and all, at about the rate OpenBLAS reaches on the bare "
+        "matrix products of the same shapes; minialex pays for the column copies and layout changes around "
+        "those products, which is the Figure-1 step's gap.",
+        "",
+        conv_rate_table(layers, convs1),
         "",
         "## BLAS products",
         "",
         "NumPy's `matmul` on one thread, float32, the best of 5: a large square product against the "
         "products of the Figure-1 network's conv2 (32 kernels of 5x5x32, a chunk of 16 images of 16x16 "
-        "pixels; by kernel rows, each of the 5 products has 5*32 = 160 rows of columns).",
+        "pixels; by kernel rows, each of the 5 products has 5*32 = 160 rows of columns) and conv3 (64 "
+        "kernels, a chunk of 64 images of 8x8 pixels).",
         "",
         blas_table(),
         "",
@@ -252,8 +292,9 @@ def main():
     steps1 = [bench_steps.run(torch, net, rounds[net], threads=1) for net in rounds]
     print("layers", flush=True)
     layers = bench_layers.run(torch, args.layer_repeats)
-    print("AlexNet convolutions, 1 thread each", flush=True)
-    convs1 = bench_layers.run(torch, args.layer_repeats, only=[name for name, _, _ in ALEXNET_CONVS], threads=1)
+    print("convolutions, 1 thread each", flush=True)
+    convs1 = bench_layers.run(torch, args.layer_repeats, only=[name for name, _, _ in ALEXNET_CONVS + FIGURE1_CONVS],
+                              threads=1)
     print("peak memory (one subprocess per point)", flush=True)
     mem = bench_memory.run((32,) if args.quick else (8, 16, 32))
     out_dir = os.path.dirname(os.path.abspath(args.out))
