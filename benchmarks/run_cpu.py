@@ -41,6 +41,7 @@ import bench_layers
 import bench_memory
 import bench_steps
 from common import ALEXNET_CONVS, FIGURE1_CONVS, REPO, THREADS, import_torch, load_average, machine_facts
+from minialex.layers.sizes import conv_output_size  # after common, which puts the repository on sys.path
 
 TARGETS = """\
 | target | 2 threads each (the brief's setting) | met? | 1 thread each (per core) | met? |
@@ -99,9 +100,9 @@ def conv_gflop(kw, shape, batch, input_grad):
     """GFLOP of one convolution's forward + backward: the forward's multiply-adds
     (2 FLOP each), as many again for dL/dW, and again for dL/dx if computed."""
     c, h, w = shape
-    k, p = kw["kernel_size"], kw.get("padding", 0)
-    oh, ow = (h + 2 * p - k) // kw.get("stride", 1) + 1, (w + 2 * p - k) // kw.get("stride", 1) + 1
-    forward = 2 * batch * kw["out_channels"] * (c // kw.get("groups", 1)) * k * k * oh * ow
+    k, stride, p = kw["kernel_size"], kw.get("stride", 1), kw.get("padding", 0)
+    pixels = conv_output_size(h, k, stride, p) * conv_output_size(w, k, stride, p)
+    forward = 2 * batch * kw["out_channels"] * (c // kw.get("groups", 1)) * k * k * pixels
     return forward * (3 if input_grad else 2) / 1e9
 
 
@@ -110,17 +111,15 @@ def conv_rate_table(layers, convs1):
     GFLOP / minimum time, both frameworks, 2 threads and 1 thread."""
     out = ["| layer | GFLOP (fwd+bwd) | minialex, 2 thr | PyTorch, 2 thr | minialex, 1 thr | PyTorch, 1 thr |",
            "|---|---:|---:|---:|---:|---:|"]
-    total = {key: 0.0 for key in ("gflop", "m2", "t2", "m1", "t1")}
+    total_gflop, total_times = 0.0, [0.0] * 4
     for name, kw, shape in FIGURE1_CONVS:
-        gflop = conv_gflop(kw, shape, 128, name != "fig1.conv1")
         r2, r1 = (next(r for r in rows if r["name"] == name) for rows in (layers, convs1))
-        times = dict(m2=r2["m_fb"][0], t2=r2["t_fb"][0], m1=r1["m_fb"][0], t1=r1["t_fb"][0])
-        out.append(f"| {name} | {gflop:.2f} | " + " | ".join(f"{gflop / t:.0f}" for t in times.values()) + " |")
-        total["gflop"] += gflop
-        for key, t in times.items():
-            total[key] += t
-    out.append(f"| **all three** | {total['gflop']:.2f} | " +
-               " | ".join(f"{total['gflop'] / total[key]:.0f}" for key in ("m2", "t2", "m1", "t1")) + " |")
+        gflop = conv_gflop(kw, shape, r2["batch"], name != FIGURE1_CONVS[0][0])  # the first has no dL/dx
+        times = [r2["m_fb"][0], r2["t_fb"][0], r1["m_fb"][0], r1["t_fb"][0]]
+        out.append(f"| {name} | {gflop:.2f} | " + " | ".join(f"{gflop / t:.0f}" for t in times) + " |")
+        total_gflop += gflop
+        total_times = [a + t for a, t in zip(total_times, times)]
+    out.append(f"| **all three** | {total_gflop:.2f} | " + " | ".join(f"{total_gflop / t:.0f}" for t in total_times) + " |")
     return "\n".join(out)
 
 
@@ -235,10 +234,10 @@ def report(facts, layers, convs1, steps, steps1, mem, args, started, load_before
         bench_layers.table(convs1),
         "",
         "The Figure-1 convolutions as arithmetic rates: GFLOP/s = the layer's multiply-adds (x2) over its "
-        "minimum fwd+bwd time above. Set them beside the \"BLAS products\" below: on one core PyTorch's "
-        "direct convolutions run these layers, copies and all, at about the rate OpenBLAS reaches on the bare "
-        "matrix products of the same shapes; minialex pays for the column copies and layout changes around "
-        "those products, which is the Figure-1 step's gap.",
+        "minimum fwd+bwd time above. Set the 1-thread columns beside the \"BLAS products\" below: the rate "
+        "OpenBLAS reaches on the bare products of these shapes bounds minialex's convolutions from above "
+        "(they also copy columns and change layouts around the products), while PyTorch's direct "
+        "convolutions are bound by no product.",
         "",
         conv_rate_table(layers, convs1),
         "",
