@@ -31,7 +31,8 @@ def _status_mb(field):
 
 def child(framework, n, steps=2):
     sys.path.insert(0, HERE)
-    from common import ALEXNET_INPUT, batch, minialex_step, torch_alexnet, torch_step
+    from common import ALEXNET_INPUT, THREADS, batch, minialex_step, threads, torch_alexnet, torch_step
+    torch = None
     if framework == "pytorch":
         from common import import_torch
         torch = import_torch()
@@ -43,8 +44,9 @@ def child(framework, n, steps=2):
         step = torch_step(torch, torch_alexnet(torch), x, y)
     else:
         step = minialex_step(models.alexnet(), x, y)
-    for _ in range(steps):
-        step()
+    with threads(THREADS, torch):  # as in the other benchmarks: minialex's per-thread buffers count
+        for _ in range(steps):
+            step()
     # VmHWM, not ru_maxrss: Linux carries ru_maxrss over fork + exec, so a child
     # of a big parent would report the parent's peak.
     peak = _status_mb("VmHWM")

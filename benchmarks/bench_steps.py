@@ -11,7 +11,6 @@ and weight decay 5e-4, on random data:
 The two frameworks alternate step by step; min and median are reported.
 """
 import argparse
-import contextlib
 
 import common
 
@@ -39,9 +38,10 @@ def run(torch, net, repeats=5, n=None, threads=None):
     """-> dict: batch, and (min, median) seconds per step for each framework.
     ``threads``: run both frameworks on that many threads instead of 2."""
     n, cases = step_cases(torch, net, n)
-    with (common.threads(torch, threads) if threads else contextlib.nullcontext()):
+    threads = threads or common.THREADS
+    with common.threads(threads, torch):
         times = interleaved(cases, repeats, warmup=1)
-    r = {"net": net, "batch": n, "threads": threads or common.THREADS, **{k: summary(v) for k, v in times.items()}}
+    r = {"net": net, "batch": n, "threads": threads, **{k: summary(v) for k, v in times.items()}}
     print(f"  {net} ({r['threads']} thread(s)): minialex {r['minialex'][0]:.3f} s, "
           f"PyTorch {r['pytorch'][0]:.3f} s per step (min)", flush=True)
     return r

@@ -5,7 +5,7 @@ Not a test and not part of the package: PyTorch is a benchmark-only
 dependency. Run the benchmarks with the venv that has it:
 
     python -m venv .venv-bench --system-site-packages
-    .venv-bench/bin/pip install torch==2.13.0 psutil threadpoolctl
+    .venv-bench/bin/pip install torch==2.13.0
     .venv-bench/bin/python benchmarks/run_cpu.py
 
 Fairness rules kept everywhere: float32 on both sides, 2 threads on both
@@ -21,6 +21,7 @@ import sys
 import time
 
 import numpy as np
+import threadpoolctl
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO not in sys.path:
@@ -41,29 +42,26 @@ def import_torch():
 
 
 class threads:
-    """``with threads(torch, 1):`` both frameworks on n threads (PyTorch's
-    intra-op pool, minialex's chunk threads, and every BLAS through
-    threadpoolctl), restored after."""
+    """``with threads(n, torch):`` minialex's chunk threads, every BLAS (through
+    threadpoolctl) and, if given, PyTorch's intra-op pool on n threads,
+    restored after."""
 
-    def __init__(self, torch, n):
-        try:
-            import threadpoolctl
-        except ImportError:
-            raise SystemExit("the 1-thread runs need threadpoolctl: .venv-bench/bin/pip install threadpoolctl")
-        self.torch, self.n, self.limits = torch, n, threadpoolctl.threadpool_limits
+    def __init__(self, n, torch=None):
+        self.n, self.torch = n, torch
 
     def __enter__(self):
         from minialex.layers import chunks
-        self.old = self.torch.get_num_threads()
-        self.torch.set_num_threads(self.n)
+        if self.torch is not None:
+            self.old = self.torch.get_num_threads()
+            self.torch.set_num_threads(self.n)
         self.old_chunks = chunks.set_threads(self.n)
-        self.ctx = self.limits(limits=self.n, user_api="blas")
-        self.ctx.__enter__()
+        self.blas = threadpoolctl.threadpool_limits(limits=self.n, user_api="blas")
 
     def __exit__(self, *exc):
         from minialex.layers import chunks
-        self.ctx.__exit__(*exc)
-        self.torch.set_num_threads(self.old)
+        self.blas.unregister()
+        if self.torch is not None:
+            self.torch.set_num_threads(self.old)
         chunks.set_threads(self.old_chunks)
 
 
@@ -158,15 +156,11 @@ def numpy_blas():
         extra = cfg.get("openblas configuration", "")
     except Exception:  # older NumPy without mode="dicts"
         desc, extra = "unknown", ""
-    try:
-        import threadpoolctl
-        info = [p for p in threadpoolctl.threadpool_info() if p.get("internal_api") == "openblas"]
-        if info:
-            p = info[0]
-            desc += f"; threadpoolctl: {p.get('internal_api')} {p.get('version')}, " \
-                    f"kernel {p.get('architecture')}, {p.get('num_threads')} threads"
-    except ImportError:
-        pass
+    info = [p for p in threadpoolctl.threadpool_info() if p.get("internal_api") == "openblas"]
+    if info:
+        p = info[0]
+        desc += f"; threadpoolctl: {p.get('internal_api')} {p.get('version')}, " \
+                f"kernel {p.get('architecture')}, {p.get('num_threads')} threads"
     if extra:
         desc += f" ({' '.join(extra.split())})"
     return desc
@@ -216,9 +210,37 @@ FIGURE1_CONVS = [
 ]
 
 
+# (name, input shape without batch): AlexNet's LRN and max-pool layers, for the per-layer tables.
+ALEXNET_NORMS = [("norm1", (96, 55, 55)), ("norm2", (256, 27, 27))]
+ALEXNET_POOLS = [("pool1", (96, 55, 55)), ("pool2", (256, 27, 27)), ("pool5", (256, 13, 13))]
+
+
 def torch_conv(torch, kw):
     return torch.nn.Conv2d(kw["in_channels"], kw["out_channels"], kw["kernel_size"], stride=kw.get("stride", 1),
                            padding=kw.get("padding", 0), groups=kw.get("groups", 1))
+
+
+def layer_pair(torch, name, rng):
+    """minialex's layer ``name`` (from the lists above) and its PyTorch twin, with
+    the same weights -> (layer, torch module, input shape without batch, whether
+    the input needs a gradient). As in a network, the first convolution of each
+    list computes no input gradient, on both sides. PyTorch's LRN is given
+    alpha * size: it divides alpha by size, minialex (like the paper) does not."""
+    from minialex.layers import Conv2d, LocalResponseNorm, MaxPool2d
+    for convs in (ALEXNET_CONVS, FIGURE1_CONVS):
+        for conv_name, kw, shape in convs:
+            if conv_name == name:
+                layer = Conv2d(**kw, rng=rng)
+                layer.needs_input_grad = name != convs[0][0]
+                twin = torch_conv(torch, kw)
+                with torch.no_grad():
+                    twin.weight.copy_(torch.from_numpy(layer.params["W"]))
+                    twin.bias.copy_(torch.from_numpy(layer.params["b"]))
+                return layer, twin, shape, layer.needs_input_grad
+    shape = dict(ALEXNET_NORMS + ALEXNET_POOLS)[name]
+    if name.startswith("norm"):
+        return LocalResponseNorm(5, 1e-4, 0.75, 2.0), torch.nn.LocalResponseNorm(5, 5e-4, 0.75, 2.0), shape, True
+    return MaxPool2d(3, 2), torch.nn.MaxPool2d(3, 2), shape, True
 
 
 def torch_alexnet(torch, num_classes=1000, lrn_size=5, lrn_alpha=1e-4, beta=0.75, k=2.0):

@@ -12,8 +12,8 @@ import argparse
 import time
 
 import numpy as np
-import threadpoolctl
 
+from common import ALEXNET_INPUT, FIGURE1_INPUT, threads
 from minialex import models
 from minialex.layers import chunks
 
@@ -45,15 +45,13 @@ def main():
     ap.add_argument("--rounds", type=int, default=15)
     args = ap.parse_args()
     net = getattr(models, args.net)()
-    size = 227 if args.net == "alexnet" else 32
-    x = np.random.default_rng(0).standard_normal((args.batch, 3, size, size), dtype=np.float32)
+    shape = ALEXNET_INPUT if args.net == "alexnet" else FIGURE1_INPUT
+    x = np.random.default_rng(0).standard_normal((args.batch, *shape), dtype=np.float32)
     counts = sorted({1, chunks.threads()})
     results = {}
     for n in counts:
-        old = chunks.set_threads(n)
-        with threadpoolctl.threadpool_limits(n, "blas"):
+        with threads(n):
             results[n] = profile(net, x, args.rounds)
-        chunks.set_threads(old)
     print(f"{args.net}, batch {args.batch}: milliseconds per call, minimum of {args.rounds} passes\n")
     print("| layer | " + " | ".join(f"fwd ({n} thr) | bwd ({n} thr)" for n in counts) + " |")
     print("|---|" + "---:|---:|" * len(counts))

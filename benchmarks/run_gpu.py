@@ -1,6 +1,6 @@
 """GPU benchmark of minialex (CuPy) against PyTorch + cuDNN: writes results/benchmarks-gpu.md.
 
-    python benchmarks/run_gpu.py [--cifar DIR] [--repeats 10] [--out results/benchmarks-gpu.md]
+    python benchmarks/run_gpu.py [--cifar DIR] [--repeats 10] [--batch 128] [--out results/benchmarks-gpu.md]
 
 Needs CuPy and a CUDA build of PyTorch. Fairness rules: float32 on both sides
 with TF32 off on both (CuPy's default; PyTorch told so for matrix products
@@ -12,7 +12,7 @@ Reported: min and median of the rounds.
 
 1. minialex's CUDA kernels against the same layers composed of CuPy
    operations (``MINIALEX_CUDA_KERNELS=0``), at AlexNet's sizes, batch 128;
-2. every AlexNet convolution, LRN and max-pool, forward and forward+backward,
+2. every AlexNet convolution, norm1 and pool1, forward and forward+backward,
    minialex against PyTorch, batch 128;
 3. whole training steps (forward, loss, backward, SGD with momentum and
    weight decay): AlexNet at batch 128, the Figure-1 network at batch 128;
@@ -31,8 +31,10 @@ import time
 
 import numpy as np
 
-from common import (ALEXNET_CONVS, ALEXNET_INPUT, FIGURE1_INPUT, REPO, batch, interleaved, minialex_step, summary,
-                    torch_alexnet, torch_conv, torch_figure1, torch_step)
+import bench_layers
+from bench_steps import NETS
+from common import (ALEXNET_CONVS, REPO, batch, interleaved, layer_pair, minialex_step, summary, torch_figure1,
+                    torch_step)
 
 
 @contextlib.contextmanager
@@ -43,7 +45,10 @@ def cuda_kernels(on):
     try:
         yield
     finally:
-        os.environ.pop("MINIALEX_CUDA_KERNELS") if old is None else os.environ.update(MINIALEX_CUDA_KERNELS=old)
+        if old is None:
+            del os.environ["MINIALEX_CUDA_KERNELS"]
+        else:
+            os.environ["MINIALEX_CUDA_KERNELS"] = old
 
 
 def synced(fn, torch, cupy, kernels=True):
@@ -64,20 +69,20 @@ def time_cases(cases, torch, cupy, repeats):
 # ---------------------------------------------------------------- 1. kernels against composed CuPy
 
 def kernel_rows(torch, cupy, repeats, n=128):
-    from minialex.layers import LocalResponseNorm, MaxPool2d
     from minialex.layers.im2col import col2im, im2col
+    from minialex.layers.sizes import conv_output_size
     rng = np.random.default_rng(0)
     rows = []
     for name, kw, shape in ALEXNET_CONVS[:2]:
         x = cupy.asarray(rng.standard_normal((n, *shape), dtype=np.float32))
         k, s, p, g = kw["kernel_size"], kw.get("stride", 1), kw.get("padding", 0), kw.get("groups", 1)
-        o = (shape[1] + 2 * p - k) // s + 1
+        o = conv_output_size(shape[1], k, s, p)
         cols = im2col(x, k, k, s, p, o, o, g)
         cases = {f"{name} im2col": lambda x=x, k=k, s=s, p=p, o=o, g=g: im2col(x, k, k, s, p, o, o, g),
                  f"{name} col2im": lambda c=cols, x=x, k=k, s=s, p=p, o=o, g=g: col2im(c, x.shape, k, k, s, p, o, o, g)}
         rows += [(case, fn) for case, fn in cases.items()]
-    for name, shape, layer in (("pool1", (96, 55, 55), MaxPool2d(3, 2)),
-                               ("norm1", (96, 55, 55), LocalResponseNorm(5, 1e-4, 0.75, 2.0))):
+    for name in ("pool1", "norm1"):
+        layer, _, shape, _ = layer_pair(torch, name, rng)
         x = cupy.asarray(rng.standard_normal((n, *shape), dtype=np.float32))
 
         def fwd_bwd(layer=layer, x=x):
@@ -96,22 +101,11 @@ def kernel_rows(torch, cupy, repeats, n=128):
 # ---------------------------------------------------------------- 2. layers against PyTorch
 
 def layer_rows(torch, cupy, repeats, n=128):
-    from minialex.layers import Conv2d, LocalResponseNorm, MaxPool2d
     rng = np.random.default_rng(0)
-    specs = []
-    for name, kw, shape in ALEXNET_CONVS:
-        layer = Conv2d(**kw, rng=rng)
-        layer.needs_input_grad = name != "conv1"
-        t = torch_conv(torch, kw)
-        with torch.no_grad():
-            t.weight.copy_(torch.from_numpy(layer.params["W"]))
-            t.bias.copy_(torch.from_numpy(layer.params["b"]))
-        specs.append((name, layer.to("gpu"), t.cuda(), shape, name != "conv1"))
-    specs.append(("norm1", LocalResponseNorm(5, 1e-4, 0.75, 2.0), torch.nn.LocalResponseNorm(5, 5e-4, 0.75, 2.0),
-                  (96, 55, 55), True))
-    specs.append(("pool1", MaxPool2d(3, 2), torch.nn.MaxPool2d(3, 2), (96, 55, 55), True))
     out = []
-    for name, layer, tlayer, shape, input_grad in specs:
+    for name in [name for name, _, _ in ALEXNET_CONVS] + ["norm1", "pool1"]:
+        layer, tlayer, shape, input_grad = layer_pair(torch, name, rng)
+        layer, tlayer = layer.to("gpu"), tlayer.cuda()
         x = cupy.asarray(rng.standard_normal((n, *shape), dtype=np.float32))
         dout = cupy.asarray(rng.standard_normal(layer.forward(x).shape, dtype=np.float32))
         xt = torch.as_tensor(cupy.asnumpy(x), device="cuda").requires_grad_(input_grad)
@@ -128,7 +122,7 @@ def layer_rows(torch, cupy, repeats, n=128):
             tlayer(xt).backward(dt)
         t = time_cases({"m_fwd": (lambda layer=layer, x=x: layer.forward(x), True), "t_fwd": (lambda: tlayer(xt), True),
                         "m_fb": (m_fb, True), "t_fb": (t_fb, True)}, torch, cupy, repeats)
-        out.append({"name": name, **t})
+        out.append({"name": name, "batch": n, **t})
         print(f"  {name:6s} fwd {t['m_fwd'][0] * 1e3:7.2f} / {t['t_fwd'][0] * 1e3:7.2f} ms, fwd+bwd "
               f"{t['m_fb'][0] * 1e3:7.2f} / {t['t_fb'][0] * 1e3:7.2f} ms", flush=True)
     return out
@@ -139,10 +133,9 @@ def layer_rows(torch, cupy, repeats, n=128):
 def step_rows(torch, cupy, repeats, n=128):
     from minialex import models
     out = []
-    for net, build, tbuild, shape, classes in (("alexnet", models.alexnet, torch_alexnet, ALEXNET_INPUT, 1000),
-                                               ("figure1", models.figure1_net, torch_figure1, FIGURE1_INPUT, 10)):
+    for net, (builder, tbuild, shape, classes, _) in NETS.items():
         x, y = batch(shape, n, classes)
-        step = minialex_step(build().to("gpu"), cupy.asarray(x), cupy.asarray(y))
+        step = minialex_step(getattr(models, builder)().to("gpu"), cupy.asarray(x), cupy.asarray(y))
         tstep = torch_step(torch, tbuild(torch).cuda(), x, y, device="cuda")
         t = time_cases({"minialex": (step, True), "minialex, composed CuPy": (step, False), "pytorch": (tstep, True)},
                        torch, cupy, repeats)
@@ -240,7 +233,7 @@ def report(torch, cupy, kernels, layers, steps, epoch, memory, n, seconds):
         f"| AlexNet training images/s >= 0.5x PyTorch + cuDNN (batch {n}, float32) | "
         f"{speed(alex):.2f}x ({n / alex['minialex'][0]:.0f} vs {n / alex['pytorch'][0]:.0f} images/s) | "
         f"{'yes' if speed(alex) >= 0.5 else 'no'} |",
-        f"| Figure-1 network: a CIFAR-10 epoch in seconds | {min(epoch['minialex']):.1f} s "
+        f"| Figure-1 network: a CIFAR-10 epoch in seconds (< 60 s) | {min(epoch['minialex']):.1f} s "
         f"(PyTorch loop: {min(epoch['pytorch']):.1f} s) | {'yes' if min(epoch['minialex']) < 60 else 'no'} |",
         "",
         f"## Training steps, batch {n}",
@@ -262,11 +255,7 @@ def report(torch, cupy, kernels, layers, steps, epoch, memory, n, seconds):
               "| PyTorch loop | " + " | ".join(f"{t:.2f}" for t in epoch["pytorch"]) + " |",
               "", f"## Layers, batch {n}: minialex against PyTorch + cuDNN", "",
               "conv1 computes no input gradient (as in the network), on both sides.", "",
-              "| layer | minialex fwd | PyTorch fwd | ratio | minialex fwd+bwd | PyTorch fwd+bwd | ratio |",
-              "|---|---:|---:|---:|---:|---:|---:|"]
-    for r in layers:
-        lines.append(f"| {r['name']} | {ms(r['m_fwd'])} | {ms(r['t_fwd'])} | {r['m_fwd'][0] / r['t_fwd'][0]:.2f} | "
-                     f"{ms(r['m_fb'])} | {ms(r['t_fb'])} | {r['m_fb'][0] / r['t_fb'][0]:.2f} |")
+              bench_layers.table(layers, digits=2)]
     lines += ["", "ratio = minialex time / PyTorch time (lower is better for minialex).", "",
               "## minialex's CUDA kernels against the same layers composed of CuPy operations", "",
               f"AlexNet's sizes, batch {n} (`MINIALEX_CUDA_KERNELS=0` gives the composed path).", "",
@@ -293,6 +282,9 @@ def main():
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     torch.backends.cudnn.benchmark = True
+    if os.environ.get("MINIALEX_CUDA_KERNELS", "1") == "0":
+        sys.exit("MINIALEX_CUDA_KERNELS=0: this benchmark times minialex's CUDA kernels (and switches them off "
+                 "itself for the composed CuPy column); unset it")
     if os.environ.get("CUPY_TF32", "0") != "0":
         sys.exit("unset CUPY_TF32: the comparison is float32 without TF32 on both sides")
     t0 = time.perf_counter()

@@ -13,7 +13,6 @@ the run directory (``--out``). Ctrl-C saves a checkpoint and exits;
 ``--resume`` continues exactly where it stopped.
 """
 import argparse
-import dataclasses
 import os
 import sys
 import time

@@ -125,8 +125,10 @@ def test_forked_child_gets_a_fresh_pool(two_threads):
     models.figure1_net().forward(np.ones((4, 3, 32, 32), dtype=np.float32))  # the parent's pool is running
     ctx = multiprocessing.get_context("fork")
     queue = ctx.Queue()
-    child = ctx.Process(target=_child_forward, args=(queue,))
+    child = ctx.Process(target=_child_forward, args=(queue,), daemon=True)  # a hung child must not hang pytest
     child.start()
     child.join(60)
+    if child.is_alive():
+        child.kill()
     assert child.exitcode == 0, "the forked child hung or failed"
     assert queue.get(timeout=5) == (4, 10)

@@ -14,7 +14,6 @@ backward, on the cases where index errors hide: strides, padding, groups,
 overlapping and ceil-mode pooling, ties, LRN at the channel edges.
 """
 import ctypes
-import os
 import shutil
 import subprocess
 
@@ -78,7 +77,8 @@ def kernels_on_cpu(cpu_kernels, monkeypatch):
 
 @pytest.fixture(params=["cpu-emulated", "gpu"])
 def kernel_device(request):
-    """(to_kernel_device, label): where the kernel path runs."""
+    """-> a function moving arrays to where the kernel path runs: cupy.asarray on a
+    GPU, or np.asarray with the kernels compiled for the CPU (``kernels_on_cpu``)."""
     if request.param == "gpu":
         if not gpu_available():
             pytest.skip("needs CuPy and a CUDA device")
@@ -199,12 +199,16 @@ def test_dropout_mask_kernel(kernel_device, dtype):
 def test_dropout_layer_on_the_kernel_path(kernel_device, monkeypatch):
     """The layer's NumPy generator seeds the kernel: reseeding it repeats the mask (resume, gradcheck)."""
     monkeypatch.setenv("MINIALEX_CUDA_KERNELS", "1")
+    calls = []
+    kernel = cuda_kernels.dropout_mask
+    monkeypatch.setattr(cuda_kernels, "dropout_mask", lambda *a: calls.append(a) or kernel(*a))
     layer = Dropout(0.5)
     x = kernel_device(np.random.default_rng(0).standard_normal((4, 10)))
     masks = []
     for _ in range(2):
         layer.rng = np.random.default_rng(3)
         masks.append(to_numpy(layer.forward(x)) != 0)
+    assert len(calls) == 2 and calls[0] == calls[1]  # the kernel made both masks, from the same seed
     np.testing.assert_array_equal(*masks)
     fixed_mask = lambda: setattr(layer, "rng", np.random.default_rng(3))
     errors = check_layer(layer, x, before_forward=fixed_mask)

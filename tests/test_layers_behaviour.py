@@ -34,6 +34,14 @@ def test_conv2d_builds_columns_by_rows_where_it_can(conv_path, stride, padding, 
     assert layer._by_rows(np.zeros((1, 4, 9, 9), np.float32)) == (expected and conv_path == "rows")
 
 
+@pytest.mark.parametrize("in_channels, groups, expected", [(3, 1, False), (32, 1, True), (32, 4, False)])
+def test_conv2d_by_rows_needs_deep_enough_kernel_rows(in_channels, groups, expected):
+    """At the default ROW_DEPTH_MIN (64): a kernel row of kw*C/groups = 5*3 values
+    (the Figure-1 net's conv1) is too thin for products of its own; 5*32 is not."""
+    layer = Conv2d(in_channels, 8, 5, 1, 2, groups)
+    assert layer._by_rows(np.zeros((1, in_channels, 9, 9), np.float32)) == expected
+
+
 @pytest.mark.parametrize("kernel, stride, padding, ceil_mode", [
     (3, 2, 0, False), (3, 1, 0, False), (2, 2, 0, False), (3, 2, 1, False), (3, 2, 0, True), (3, 2, 1, True)])
 @pytest.mark.parametrize("pool, naive", [(MaxPool2d, lambda *a: maxpool2d_naive(*a)[0]), (AvgPool2d, avgpool2d_naive)],

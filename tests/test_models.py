@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from minialex.layers import Conv2d, Dropout, Linear, LocalResponseNorm, MaxPool2d
+from minialex.layers import Dropout, LocalResponseNorm, MaxPool2d
 from minialex.models import alexnet, figure1_net
 from minialex.summary import summary
 

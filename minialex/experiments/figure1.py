@@ -22,9 +22,10 @@ window whose error is at or below it (resolution 1/points-per-epoch epoch).
 
 Every run has its own checkpointed directory under ``--out``, so the command
 can be stopped and rerun: finished runs are skipped, a stopped run continues.
-Running ``--activations relu`` and ``--activations tanh`` as two processes
-(one core each) into the same ``--out`` is the fastest way on a 2-core CPU;
-the figure is drawn when both have finished (or by ``--plot-only``).
+``--activations relu`` and ``--activations tanh`` can also run as two
+processes into the same ``--out`` (give each ``MINIALEX_THREADS=1``, so that
+they do not compete for the cores); the figure is drawn when both have
+finished (or by ``--plot-only``).
 """
 import argparse
 import json

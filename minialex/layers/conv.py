@@ -4,7 +4,6 @@ import threading
 import numpy as np
 
 from ..backend import get_array_module
-from . import cuda_kernels
 from .chunks import batch_chunks, for_each_chunk
 from .im2col import batch_to_last, col2im, im2col, im2col_rows, row_window
 from .layer import Layer, init_param

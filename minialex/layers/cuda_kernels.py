@@ -4,7 +4,7 @@ Every layer already runs on the GPU without this file: im2col.py, pooling.py
 and lrn.py are written with ``get_array_module``, so CuPy executes the same
 slicing and arithmetic as NumPy. But each of those operations is its own
 kernel launch that reads and writes a whole array: max-pooling's 3x3 window
-is 9 passes over the input (and backward 3 more per offset), col2im is one
+is 9 passes over the input (and backward 4 more per offset), col2im is one
 strided add per kernel offset (121 passes for AlexNet's 11x11 conv1), LRN is
 about ten. Here each of those becomes one kernel in which a thread computes
 one element of the result from the inputs it needs.

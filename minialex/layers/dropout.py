@@ -18,7 +18,9 @@ class Dropout(Layer):
     checkpoint can save it and a resumed run draws the same masks. On the GPU
     it draws one integer per mask, the seed of a CUDA kernel that makes the
     mask there (cuda_kernels.py): the masks differ from the CPU's, but are as
-    reproducible, without copying a mask from the CPU at every step.
+    reproducible, without copying a mask from the CPU at every step. With the
+    kernels switched off (``MINIALEX_CUDA_KERNELS=0``) the mask is drawn on
+    the CPU, as without a GPU, and copied over.
     """
 
     def __init__(self, p=0.5, rng=None):

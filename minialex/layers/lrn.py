@@ -47,10 +47,10 @@ class LocalResponseNorm(Layer):
 
     def forward(self, x):
         self._check_input(x, 4, "(N, C, H, W)")
-        xp = get_array_module(x)
         self._x = x  # backward recomputes d from x: two fewer full-size arrays kept per layer
         if cuda_kernels.enabled_for(x):  # on the GPU: one thread per element, the same formula
             return cuda_kernels.lrn_forward(x, self.size, self.alpha, self.beta, self.k)
+        xp = get_array_module(x)
         out = xp.empty_like(x)
 
         def chunk(s):  # a chunk of samples at a time: the half-dozen passes below then run in cache
