@@ -21,15 +21,17 @@ class SGD:
         self.lr, self.momentum, self.weight_decay = lr, momentum, weight_decay
         self.velocity = {}
 
-    def step(self):
+    def step(self, lr=None):
+        """One update; ``lr`` overrides the rate for this step only (a warm-up)."""
+        lr = self.lr if lr is None else lr
         for name, owner, key in self.parameters:
             w, g = owner.params[key], owner.grads[key]
             if name not in self.velocity:
                 self.velocity[name] = get_array_module(w).zeros_like(w)
             v = self.velocity[name]
             v *= self.momentum
-            v -= (self.weight_decay * self.lr) * w
-            v -= self.lr * g
+            v -= (self.weight_decay * lr) * w
+            v -= lr * g
             w += v
 
     def state_dict(self):
@@ -94,3 +96,10 @@ class ConstantSchedule(_Schedule):
 
     def step(self, optimizer, epoch, val_error=None):
         return False
+
+
+def warmup_factor(step, warmup_steps):
+    """The fraction of the learning rate for 0-based ``step`` of a linear warm-up
+    over ``warmup_steps`` steps (Goyal et al. 2017; not in the paper): it rises
+    from 1/warmup_steps to 1, then stays 1."""
+    return 1.0 if step >= warmup_steps else (step + 1) / warmup_steps

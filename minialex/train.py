@@ -33,10 +33,15 @@ def parse_args(argv=None):
                    help="local response normalisation (default: on for alexnet, off for figure1)")
     g.add_argument("--pool", choices=["overlap", "plain"], default="overlap",
                    help="3x3 stride-2 (paper) or 2x2 stride-2 pooling")
+    g.add_argument("--init", choices=["paper", "caffe"], default=d.init,
+                   help="alexnet's initial weights: the paper's (biases 1) or Caffe's reference (biases 0.1)")
     g.add_argument("--dropout", type=float, default=None, help="dropout probability (default: 0.5 alexnet, 0 figure1)")
     g = p.add_argument_group("data")
     g.add_argument("--dataset", choices=DATASETS, default=d.dataset)
     g.add_argument("--data-dir", default=None, help="where the data set is (or goes, with --download)")
+    g.add_argument("--val-dir", default=None,
+                   help="--dataset folder: the test images' CLASS/IMAGE tree (default: DATA_DIR/val if DATA_DIR "
+                        "holds train/ and val/, else a held-out 10%% of DATA_DIR)")
     g.add_argument("--download", action="store_true", help="download the data set if it is missing")
     g.add_argument("--subset", type=int, default=None, help="train on a stratified subset of N images")
     g.add_argument("--augment", action=argparse.BooleanOptionalAction, default=d.augment,
@@ -51,6 +56,8 @@ def parse_args(argv=None):
     g.add_argument("--lr", type=float, default=d.lr)
     g.add_argument("--momentum", type=float, default=d.momentum)
     g.add_argument("--weight-decay", type=float, default=d.weight_decay)
+    g.add_argument("--warmup", type=float, default=d.warmup,
+                   help="epochs over which the learning rate rises linearly to --lr (not in the paper)")
     g.add_argument("--schedule", choices=["plateau", "step", "constant"], default=d.schedule,
                    help="plateau: divide lr by 10 when val error stops improving; step: at --milestones")
     g.add_argument("--patience", type=int, default=d.patience)
@@ -70,9 +77,9 @@ def parse_args(argv=None):
 def config_from_args(a):
     d = TrainConfig()
     return TrainConfig(model=a.model, activation=a.activation, lrn=a.lrn, overlap=a.pool == "overlap",
-                       dropout=a.dropout, dataset=a.dataset, data_dir=a.data_dir, download=a.download,
+                       dropout=a.dropout, dataset=a.dataset, data_dir=a.data_dir, val_dir=a.val_dir, download=a.download,
                        subset=a.subset, epochs=a.epochs or d.epochs, batch_size=a.batch_size, lr=a.lr, momentum=a.momentum,
-                       weight_decay=a.weight_decay, schedule=a.schedule, patience=a.patience,
+                       weight_decay=a.weight_decay, warmup=a.warmup, init=a.init, schedule=a.schedule, patience=a.patience,
                        max_drops=a.max_drops, milestones=tuple(a.milestones), augment=a.augment,
                        pca_lighting=a.pca_lighting, crop=a.crop, device=a.device or default_device(), seed=a.seed)
 
@@ -121,6 +128,7 @@ def evaluate(trainer, ten_crops):
     views = [("centre crop", False)] + ([("ten crops", True)] if ten_crops else [])
     for name, flag in views:
         r = trainer.evaluate(ten_crops=flag)
+        trainer.warn_if_one_class(r)
         print(f"{trainer.test_set.name} ({name}): top-1 error {r['top1_error']:.4f}  "
               f"top-5 error {r['top5_error']:.4f}  loss {r['loss']:.4f}")
     return 0

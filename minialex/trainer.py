@@ -27,7 +27,7 @@ from .data import (center_crop, epoch_order, load_dataset, mean_image, pca_light
                    random_crop_flip, ten_crop)
 from .layers import SoftmaxCrossEntropy
 from .models import alexnet, figure1_net
-from .optim import SGD, ConstantSchedule, ReduceOnPlateau, StepSchedule
+from .optim import SGD, ConstantSchedule, ReduceOnPlateau, StepSchedule, warmup_factor
 from .plots import plot_learning_curves
 
 CHECKPOINT = "checkpoint.pkl"
@@ -45,8 +45,10 @@ class TrainConfig:
     lrn: bool = None                  # None: the model's default (AlexNet yes, Figure 1 net no)
     overlap: bool = True              # 3x3 stride-2 pooling (paper) or 2x2 stride-2
     dropout: float = None             # None: the model's default (AlexNet 0.5, Figure 1 net 0)
+    init: str = "paper"               # alexnet: "paper" (section 5) or "caffe" (biases 0.1; see models.alexnet)
     dataset: str = "embedded"         # see minialex.data.DATASETS
     data_dir: str = None
+    val_dir: str = None               # "folder" only: the test images, when data_dir has no val/ beside train/
     download: bool = False
     subset: int = None                # train on a stratified subset of this many images
     epochs: int = 10
@@ -54,6 +56,7 @@ class TrainConfig:
     lr: float = 0.01
     momentum: float = 0.9
     weight_decay: float = 5e-4
+    warmup: float = 0.0               # epochs of linear learning-rate warm-up (not in the paper; 0: none)
     schedule: str = "plateau"         # "plateau", "step" or "constant"
     patience: int = 3                 # plateau: epochs without improvement before a drop
     max_drops: int = 3                # plateau: the paper dropped the rate three times
@@ -74,10 +77,12 @@ class Trainer:
             raise ValueError("schedule 'plateau' drops the learning rate when the validation error stops "
                              "improving, so it needs validate=True; use schedule 'step' or 'constant'")
         self.config, self.run_dir, self.progress, self.log = config, run_dir, progress, log
-        self.train_set, self.test_set = data if data is not None else load_dataset(
-            config.dataset, config.data_dir, config.download)
-        if config.subset:
-            self.train_set = self.train_set.subset(config.subset, seed=config.seed)
+        if data is None:
+            data = load_dataset(config.dataset, config.data_dir, config.download, config.subset, config.seed,
+                                config.val_dir, log=log)
+        elif config.subset:
+            data = (data[0].subset(config.subset, seed=config.seed), data[1])
+        self.train_set, self.test_set = data
         c, h, w = self.train_set.images.shape[1:]
         self.crop = config.crop or (227 if h >= 256 else h)
         # Small images keep their size when augmented: pad by 1/8, then crop back.
@@ -96,12 +101,16 @@ class Trainer:
         self.position = None    # where an interrupted epoch stopped
         self.stopped = False
         self.interrupt_requested = False  # set by Ctrl-C; honoured between two batches
+        self.high_loss_batches = 0  # consecutive batches with a loss far above chance's
+        self.warned = set()         # each guard-rail warning is given once per process
 
     def _build_model(self, channels, classes):
         cfg = self.config
         options = {k: v for k, v in (("lrn", cfg.lrn), ("dropout", cfg.dropout)) if v is not None}
         if cfg.model == "alexnet":
-            return alexnet(classes, cfg.activation, overlap=cfg.overlap, seed=cfg.seed, **options)
+            return alexnet(classes, cfg.activation, overlap=cfg.overlap, seed=cfg.seed, init=cfg.init, **options)
+        if cfg.init != "paper":
+            raise ValueError(f"init {cfg.init!r} is for alexnet; the Figure 1 network has its own initial scales")
         if cfg.model == "figure1":
             return figure1_net(cfg.activation, channels, classes, self.crop, overlap=cfg.overlap, seed=cfg.seed,
                                **options)
@@ -149,8 +158,10 @@ class Trainer:
                         f"the loss became {loss} at epoch {epoch + 1}, batch {b + 1}: the learning rate "
                         f"{self.optimizer.lr:g} is probably too high; try --lr {self.optimizer.lr / 10:g}. "
                         f"The last good checkpoint is kept in {self.run_dir}.")
+                self._watch_loss(loss, epoch, b)
                 self.model.backward(self.loss_fn.backward())
-                self.optimizer.step()
+                self.optimizer.step(self.optimizer.lr * warmup_factor(epoch * len(starts) + b,
+                                                                      round(cfg.warmup * len(starts))))
                 errors = int(to_numpy((logits.argmax(axis=1) != y).sum()))
                 for acc in (pos["sums"], pos["window"]):
                     acc[0] += loss * len(idx)
@@ -174,6 +185,41 @@ class Trainer:
         return {"train_loss": pos["sums"][0] / pos["sums"][2], "train_error": pos["sums"][1] / pos["sums"][2],
                 "images_per_s": seen / (time.perf_counter() - tick)}
 
+    # -- guard rails ----------------------------------------------------------------
+
+    HIGH_LOSS_FACTOR = 3      # "far above chance": this many times ln(classes)
+    HIGH_LOSS_BATCHES = 5     # for this many batches in a row
+    ONE_CLASS_FRACTION = 0.9  # "predicts one class": this share of the test images
+
+    def _warn(self, key, message):
+        if key not in self.warned:
+            self.warned.add(key)
+            self.log(f"\nwarning: {message}")
+
+    def _watch_loss(self, loss, epoch, batch):
+        """A loss far above ln(classes), the loss of guessing, means the updates overshoot."""
+        chance = math.log(len(self.train_set.classes))
+        self.high_loss_batches = self.high_loss_batches + 1 if loss > self.HIGH_LOSS_FACTOR * chance else 0
+        if self.high_loss_batches == self.HIGH_LOSS_BATCHES:
+            self._warn("high loss", (
+                f"the training loss has been above {self.HIGH_LOSS_FACTOR} x ln({len(self.train_set.classes)}) = "
+                f"{self.HIGH_LOSS_FACTOR * chance:.1f} for {self.HIGH_LOSS_BATCHES} batches (now {loss:.1f}, "
+                f"epoch {epoch + 1}, batch {batch + 1}): the updates overshoot. Try a lower --lr (now "
+                f"{self.optimizer.lr:g}), a warm-up (--warmup 1)" +
+                (", or --init caffe (see results/imagenette/README.md)" if self.config.model == "alexnet" else "")))
+
+    def warn_if_one_class(self, result):
+        """A network that gives (nearly) every image the same class has learned nothing about the images.
+        ``result``: what ``evaluate`` returned."""
+        share, top, n = result["top_class_share"], result["top_class"], result["images"]
+        if n >= 20 and len(self.train_set.classes) > 1 and share >= self.ONE_CLASS_FRACTION:
+            chance = math.log(len(self.train_set.classes))
+            self._warn("one class", (
+                f"the network predicts '{top}' for {share:.0%} of the {n} test images: it has not learned to "
+                f"tell the images apart. If the training loss stays near ln({len(self.train_set.classes)}) = "
+                f"{chance:.2f}, train longer or change the learning rate; if it rose far above that, lower --lr "
+                f"or add --warmup 1" + (" or --init caffe" if self.config.model == "alexnet" else "")))
+
     def _record_point(self, pos, num_batches, stop):
         """Every 1/points_per_epoch of an epoch, record the training error of the
         batches since the last point (the running error, as cuda-convnet printed it)."""
@@ -195,18 +241,24 @@ class Trainer:
         dataset = dataset or self.test_set
         self.model.eval()
         totals = np.zeros(3)
-        for start in range(0, len(dataset), batch_size):
+        predicted = []
+        batches = tqdm(range(0, len(dataset), batch_size), desc=f"testing on {dataset.name}", unit="batch",
+                       disable=None if self.progress else True, leave=False, dynamic_ncols=True)
+        for start in batches:
             x = dataset.images[start:start + batch_size].astype(np.float32) - self.mean
             y = dataset.labels[start:start + batch_size]
             views = ten_crop(x, self.crop) if ten_crops else center_crop(x, self.crop)[None]
             probs = sum(self._softmax(to_device(np.ascontiguousarray(v), self.config.device)) for v in views)
             probs = to_numpy(probs) / len(views)
             top5 = np.argsort(-probs, axis=1)[:, :5]
+            predicted.append(top5[:, 0])
             totals += [-np.log(probs[np.arange(len(y)), y] + 1e-12).sum(),
                        (top5[:, 0] != y).sum(), (top5 != y[:, None]).all(axis=1).sum()]
         self.model.train()
+        counts = np.bincount(np.concatenate(predicted), minlength=len(dataset.classes))
         loss, top1, top5 = totals / len(dataset)
-        return {"loss": float(loss), "top1_error": float(top1), "top5_error": float(top5)}
+        return {"loss": float(loss), "top1_error": float(top1), "top5_error": float(top5), "images": len(dataset),
+                "top_class": dataset.classes[int(counts.argmax())], "top_class_share": float(counts.max() / len(dataset))}
 
     def _softmax(self, x):
         logits = self.model.forward(x)
@@ -266,7 +318,13 @@ class Trainer:
         record = {"epoch": self.epoch, "lr": self.optimizer.lr, **stats, "seconds": seconds}
         if self.config.validate:
             val = self.evaluate()
-            record.update(val_loss=val["loss"], val_top1_error=val["top1_error"], val_top5_error=val["top5_error"])
+            record.update(val_loss=val["loss"], val_top1_error=val["top1_error"], val_top5_error=val["top5_error"],
+                          val_top_class_share=val["top_class_share"])
+            # Early on a network may well answer one class for a while: warn when it persists (two epochs
+            # in a row) or when the run ends that way.
+            previous = self.history[-1].get("val_top_class_share", 0) if self.history else 0
+            if min(previous, val["top_class_share"]) >= self.ONE_CLASS_FRACTION or self.epoch == self.config.epochs:
+                self.warn_if_one_class(val)
             self.schedule.step(self.optimizer, self.epoch, val["top1_error"])
         else:
             self.schedule.step(self.optimizer, self.epoch, None)

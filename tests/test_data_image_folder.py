@@ -110,3 +110,48 @@ def test_missing_and_empty_folders(tmp_path):
     (tmp_path / "empty" / "dogs").mkdir()
     with pytest.raises(ValueError, match="dogs holds no .jpg/.jpeg/.png images"):
         load_image_folder(tmp_path / "empty", cache_dir=tmp_path / "cache")
+
+
+def test_a_subset_decodes_only_its_images(tree, tmp_path, monkeypatch):
+    whole = load_image_folder(tree, size=16, cache_dir=tmp_path / "whole", log=None)
+    opened = []
+    real_open = Image.open
+    monkeypatch.setattr(Image, "open", lambda *a, **k: opened.append(a[0]) or real_open(*a, **k))
+    part = load_image_folder(tree, size=16, cache_dir=tmp_path / "part", subset=3, seed=1, log=None)
+    assert len(opened) == 3, "only the three chosen images are decoded"
+    expected = whole.subset(3, seed=1)
+    assert np.array_equal(part.images, expected.images) and np.array_equal(part.labels, expected.labels)
+
+
+def test_decoding_runs_on_several_threads_in_order(tree, monkeypatch):
+    import threading
+    from minialex.data import decode_images
+    seen = set()
+    import minialex.data.image_folder as image_folder
+    real = image_folder.decode_image
+    monkeypatch.setattr(image_folder, "decode_image", lambda p, s: seen.add(threading.get_ident()) or real(p, s))
+    files = sorted(tree.glob("*/*.*"))
+    files = [f for f in files if f.suffix != ".txt"] * 8
+    out = decode_images(files, 8, workers=3)
+    assert out.shape == (40, 3, 8, 8)
+    assert all(np.array_equal(out[i], real(files[i], 8)) for i in range(len(files))), "each image in its place"
+    assert len(seen) > 1, "the work was spread over the pool's threads"
+
+
+def test_the_cache_says_where_it_is_and_how_large(tree, tmp_path):
+    messages = []
+    load_image_folder(tree, size=16, cache_dir=tmp_path / "cache", name="pets", log=messages.append)
+    load_image_folder(tree, size=16, cache_dir=tmp_path / "cache", name="pets", log=messages.append)
+    assert messages[0].startswith("cached 5 decoded images (0 MiB) in ") and "pets-16-" in messages[0]
+    assert messages[1].startswith("read 5 decoded images from the cache ") and str(tmp_path) in messages[1]
+
+
+def test_readable_class_names_for_id_folders(tree, tmp_path):
+    ds = load_image_folder(tree, size=8, cache_dir=tmp_path / "c", class_names={"ants": "Formicidae"}, log=None)
+    assert ds.classes == ["Formicidae", "cats"]
+
+
+def test_a_decompression_bomb_is_named(tree, tmp_path, monkeypatch):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1999)  # Pillow refuses over twice that: 90x45 only
+    with pytest.raises(ValueError, match="z.png is too large to decode safely"):
+        load_image_folder(tree, size=8, cache_dir=tmp_path / "c", log=None)

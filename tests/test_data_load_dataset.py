@@ -63,3 +63,39 @@ def test_full_fashion_mnist_from_shared():
     train, test = load_fashion_mnist(SHARED / "fashion-mnist")
     assert (len(train), len(test)) == (60000, 10000)
     assert np.bincount(train.labels).tolist() == [6000] * 10
+
+
+def write_tree(root, classes=("a", "b"), per_class=5):
+    for cls in classes:
+        (root / cls).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            Image.new("RGB", (20 + i, 12), (i * 20, 0, 100 if cls == "b" else 0)).save(root / cls / f"{i}.png")
+
+
+def test_folder_with_train_and_val_tests_on_val(tmp_path, monkeypatch):
+    monkeypatch.setenv("MINIALEX_DATA", str(tmp_path / "cache"))
+    write_tree(tmp_path / "photos" / "train", per_class=6)
+    write_tree(tmp_path / "photos" / "val", per_class=2)
+    train, test = load_dataset("folder", tmp_path / "photos", log=None)
+    assert (len(train), len(test)) == (12, 4)
+    assert (train.name, test.name) == ("photos-train", "photos-val"), "named after the root, not 'train'"
+    sub, _ = load_dataset("folder", tmp_path / "photos", subset=4, log=None)
+    assert np.bincount(sub.labels).tolist() == [2, 2]
+
+
+def test_val_dir_names_the_test_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("MINIALEX_DATA", str(tmp_path / "cache"))
+    write_tree(tmp_path / "mine", per_class=4)
+    write_tree(tmp_path / "held", per_class=1)
+    train, test = load_dataset("folder", tmp_path / "mine", val_dir=tmp_path / "held", log=None)
+    assert (len(train), len(test)) == (8, 2)
+    write_tree(tmp_path / "other", classes=("a", "c"), per_class=1)
+    with pytest.raises(ValueError, match="class folders of .*other .*differ"):
+        load_dataset("folder", tmp_path / "mine", val_dir=tmp_path / "other", log=None)
+    with pytest.raises(ValueError, match="--val-dir.* is for the 'folder' data set"):
+        load_dataset("cifar10", tmp_path, val_dir=tmp_path / "held")
+
+
+def test_subset_of_an_in_memory_set_is_stratified():
+    train, _ = load_dataset("embedded", subset=50, seed=3)
+    assert len(train) == 50 and np.bincount(train.labels).tolist() == [5] * 10

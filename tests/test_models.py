@@ -84,3 +84,35 @@ def test_same_seed_same_weights():
 def test_unknown_activation():
     with pytest.raises(ValueError, match="activation must be one of"):
         figure1_net("sigmoid")
+
+
+def test_alexnet_caffe_initialisation():
+    net = alexnet(num_classes=10, init="caffe")
+    for name, bias in [("conv1", 0), ("conv2", 0.1), ("conv3", 0), ("conv4", 0.1), ("conv5", 0.1),
+                       ("fc6", 0.1), ("fc7", 0.1), ("fc8", 0)]:
+        assert np.allclose(net[name].params["b"], bias), name
+    for name, std in [("conv1", 0.01), ("conv3", 0.01), ("fc6", 0.005), ("fc7", 0.005), ("fc8", 0.01)]:
+        assert abs(float(net[name].params["W"].std()) - std) < 0.02 * std, name
+    with pytest.raises(ValueError, match="init must be one of paper, caffe"):
+        alexnet(init="he")
+
+
+def test_the_papers_biases_make_every_image_look_alike():
+    """The measurement behind results/imagenette: with biases of 1 the top features barely depend on
+    the image, with Caffe's 0.1 they are also much shorter (the step an SGD update takes scales with
+    their squared length)."""
+    x = np.random.default_rng(0).standard_normal((4, 3, 227, 227)).astype(np.float32) * 60
+    lengths = {}
+    for init in ("paper", "caffe"):
+        net = alexnet(num_classes=10, init=init).eval()
+        h = x
+        for name, layer in zip(net.names, net.layers):
+            h = layer.forward(h)
+            if name == "relu7":
+                break
+        unit = h / np.linalg.norm(h, axis=1, keepdims=True)
+        cosine = (unit @ unit.T)[np.triu_indices(4, 1)]
+        lengths[init] = float((h ** 2).sum(axis=1).mean())
+        if init == "paper":
+            assert cosine.min() > 0.999
+    assert lengths["paper"] > 50 * lengths["caffe"]

@@ -47,3 +47,19 @@ def test_step_schedule():
     for epoch in range(1, 6):
         schedule.step(sgd, epoch)
     assert sgd.lr == pytest.approx(1e-4)
+
+
+def test_warmup_factor_rises_linearly_then_stays_one():
+    from minialex.optim import warmup_factor
+    assert [warmup_factor(s, 4) for s in range(6)] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
+    assert warmup_factor(0, 0) == 1.0
+
+
+def test_sgd_step_with_a_rate_for_this_step_only():
+    from minialex.layers import Linear
+    layer = Linear(2, 1, bias=False)
+    layer.params["W"][:] = 1.0
+    layer.grads["W"] = np.ones_like(layer.params["W"])
+    sgd = SGD([("w", layer, "W")], lr=0.1, momentum=0.0, weight_decay=0.0)
+    sgd.step(lr=0.01)
+    assert np.allclose(layer.params["W"], 0.99) and sgd.lr == 0.1

@@ -63,8 +63,8 @@ def test_interrupt_mid_epoch_saves_and_resumes_exactly(tmp_path):
     interrupted = Trainer(config(), tmp_path / "cut", data=data, progress=False, log=lambda s: None)
     step, calls = interrupted.optimizer.step, []
 
-    def step_then_ctrl_c():  # Ctrl-C arrives during the 7th update of the run
-        step()
+    def step_then_ctrl_c(lr=None):  # Ctrl-C arrives during the 7th update of the run
+        step(lr)
         calls.append(1)
         if len(calls) == 7:
             os.kill(os.getpid(), signal.SIGINT)
@@ -107,13 +107,6 @@ def test_outputs_of_a_run(tmp_path):
     assert json.load(open(tmp_path / "run" / "config.json"))["batch_size"] == 16
 
 
-def test_training_learns_the_toy_problem(tmp_path):
-    trainer = Trainer(config(epochs=12, dropout=0.0, augment=False, lr=0.003, schedule="constant"), tmp_path / "run",
-                      data=toy_data(n=256), progress=False, log=lambda s: None)
-    trainer.fit()
-    assert trainer.history[-1]["val_top1_error"] < 0.3
-
-
 def test_ten_crop_evaluation(tmp_path):
     trainer = Trainer(config(epochs=1, crop=14, augment=True), tmp_path / "run", data=toy_data(size=16),
                       progress=False, log=lambda s: None)
@@ -151,3 +144,66 @@ def test_cli_errors_are_clear(tmp_path, capsys):
     assert "--download" in capsys.readouterr().err
     assert main(["--out", str(tmp_path / "none"), "--resume"]) == 1
     assert "no checkpoint" in capsys.readouterr().err
+
+
+def test_warmup_scales_the_first_steps_and_resumes_exactly(tmp_path):
+    data = toy_data()
+    seen = []
+    trainer = Trainer(config(epochs=2, warmup=1.0, lr=0.01), tmp_path / "w", data=data, progress=False,
+                      log=lambda s: None)
+    real_step = trainer.optimizer.step
+    trainer.optimizer.step = lambda lr=None: seen.append(lr) or real_step(lr)
+    trainer.fit()
+    batches = 5  # 72 training images in batches of 16
+    assert np.allclose(seen[:batches], [0.01 * (b + 1) / batches for b in range(batches)])
+    assert np.allclose(seen[batches:], 0.01), "after the warm-up, the scheduled rate"
+    first = Trainer(config(epochs=1, warmup=1.0), tmp_path / "split", data=data, progress=False, log=lambda s: None)
+    first.fit()
+    resumed = Trainer.resume(tmp_path / "split", epochs=2, data=data, progress=False, log=lambda s: None)
+    resumed.fit()
+    assert_same(params(trainer), params(resumed))
+
+
+def test_a_loss_far_above_chance_gets_a_warning(tmp_path):
+    messages = []
+    trainer = Trainer(config(epochs=1, dropout=0.0, lr=1e-9, batch_size=8), tmp_path / "run",
+                      data=toy_data(), progress=False, log=messages.append)
+    trainer.model["fc"].params["b"][:] = [0, 0, 60, 0]  # confidently "c" for every image: loss about 45
+    trainer.fit()
+    warnings = [m for m in messages if "above 3 x ln(4)" in m]
+    assert len(warnings) == 1 and "--lr" in warnings[0] and "--warmup" in warnings[0]
+
+
+def test_training_learns_the_toy_problem_and_one_class_answers_get_a_warning(tmp_path):
+    messages = []
+    data = toy_data(n=96)
+    trainer = Trainer(config(epochs=1), tmp_path / "run", data=data, progress=False, log=messages.append)
+    fc = trainer.model["fc"]
+    fc.params["W"][:] = 0
+    fc.params["b"][:] = [0, 0, 5, 0]  # every image gets class "c"
+    result = trainer.evaluate()
+    assert result["top_class"] == "c" and result["top_class_share"] == 1.0 and result["images"] == 24
+    trainer.warn_if_one_class(result)
+    assert any("predicts 'c' for 100% of the 24 test images" in m for m in messages)
+    messages.clear()
+    trainer.warned.clear()
+    trainer.config.epochs = 3
+    trainer.fit()  # lr 0.01 does not undo a bias of 5 in one epoch: two one-class epochs in a row
+    assert sum("predicts 'c'" in m for m in messages) == 1, "warned once, at the second epoch"
+
+    # This toy network answers one class for 7 epochs (the warning's "train longer"), then learns.
+    learned = Trainer(config(epochs=12, dropout=0.0, augment=False, lr=0.003, schedule="constant"),
+                      tmp_path / "learned", data=toy_data(n=256), progress=False, log=lambda s: None)
+    learned.fit()
+    assert learned.history[-1]["val_top1_error"] < 0.3
+    result = learned.evaluate()
+    learned.warned.clear()
+    learned.log = messages.append
+    messages.clear()
+    learned.warn_if_one_class(result)
+    assert result["top_class_share"] < 0.5 and messages == []
+
+
+def test_init_is_for_alexnet_only(tmp_path):
+    with pytest.raises(ValueError, match="init 'caffe' is for alexnet"):
+        Trainer(config(init="caffe"), tmp_path / "run", data=toy_data(), progress=False, log=lambda s: None)

@@ -8,6 +8,8 @@ formed; only then are they cropped, flipped, converted to floats and centred.
     for images, labels in minibatches(train, 128, seed=0, epoch=0):
         x = to_float(images, mean)
 """
+from pathlib import Path
+
 from .augment import center_crop, pca_lighting, random_crop_flip, ten_crop
 from .batches import epoch_order, minibatches, to_float
 from .cifar10 import load_cifar10
@@ -15,36 +17,64 @@ from .dataset import ArrayDataset
 from .download import default_cache_dir, download, md5sum
 from .embedded import load_embedded
 from .fashion_mnist import load_fashion_mnist
-from .image_folder import decode_image, load_image_folder
+from .image_folder import decode_image, decode_images, load_image_folder
+from .imagenette import load_imagenette
 from .preprocess import mean_image, pca_lighting_basis
 
-DATASETS = ("embedded", "cifar10", "fashion-mnist", "folder")
+DATASETS = ("embedded", "cifar10", "fashion-mnist", "folder", "imagenette")
 FOLDER_TEST_FRACTION = 0.1
 
 
-def load_dataset(name, data_dir=None, download=False):
+def load_dataset(name, data_dir=None, download=False, subset=None, seed=0, val_dir=None, log=print):
     """(train, test) ArrayDatasets for a data set named in DATASETS.
 
-    "embedded" ignores data_dir and download. For "folder", data_dir is the root of an
-    image-folder tree (see load_image_folder) and a stratified 10 % of it, the same
-    every time, becomes the test set. download applies to "cifar10" and "fashion-mnist".
+    subset: train on a stratified subset of this many images (``ArrayDataset.subset``
+    with ``seed``); image folders decode only those. "embedded" ignores data_dir and
+    download; download applies to "cifar10", "fashion-mnist" and "imagenette".
+
+    For "folder", data_dir is either a root holding train/ and val/ (torchvision's
+    convention; val/ becomes the test set) or one image-folder tree (see
+    load_image_folder), of which a stratified 10 %, the same every time, is held out
+    for testing. val_dir names the test folder explicitly for other layouts.
     """
-    if name == "embedded":
-        return load_embedded()
-    if name == "cifar10":
-        return load_cifar10(data_dir, download)
-    if name == "fashion-mnist":
-        return load_fashion_mnist(data_dir, download)
+    if val_dir is not None and name != "folder":
+        raise ValueError(f"val_dir (--val-dir) is for the 'folder' data set; {name!r} has its own test set")
     if name == "folder":
-        if data_dir is None:
-            raise ValueError("the 'folder' data set needs data_dir: the root of a CLASS_NAME/IMAGE.jpg tree")
-        return load_image_folder(data_dir).split(FOLDER_TEST_FRACTION, seed=0)
-    raise ValueError(f"unknown data set {name!r}; choose one of {', '.join(DATASETS)}")
+        return _load_folder(data_dir, val_dir, subset, seed, log)
+    if name == "imagenette":
+        return load_imagenette(data_dir, download, subset, seed, log)
+    loaders = {"embedded": lambda: load_embedded(), "cifar10": lambda: load_cifar10(data_dir, download),
+               "fashion-mnist": lambda: load_fashion_mnist(data_dir, download)}
+    if name not in loaders:
+        raise ValueError(f"unknown data set {name!r}; choose one of {', '.join(DATASETS)}")
+    train, test = loaders[name]()
+    return (train.subset(subset, seed) if subset is not None else train), test
+
+
+def _load_folder(data_dir, val_dir, subset, seed, log):
+    if data_dir is None:
+        raise ValueError("the 'folder' data set needs data_dir (--data-dir): a root holding train/ and val/, "
+                         "or one CLASS_NAME/IMAGE.jpg tree")
+    root = Path(data_dir)
+    if val_dir is None and (root / "train").is_dir() and (root / "val").is_dir():
+        root, val_dir = root / "train", root / "val"
+        name = Path(data_dir).resolve().name
+    else:
+        name = root.resolve().name
+    if val_dir is not None:
+        train = load_image_folder(root, subset=subset, seed=seed, name=f"{name}-train", log=log)
+        test = load_image_folder(val_dir, name=f"{name}-val", log=log)
+        if test.classes != train.classes:
+            raise ValueError(f"the class folders of {val_dir} ({', '.join(test.classes)}) differ from those of "
+                             f"{root} ({', '.join(train.classes)}); both need the same class sub-folders")
+        return train, test
+    train, test = load_image_folder(root, name=name, log=log).split(FOLDER_TEST_FRACTION, seed=0)
+    return (train.subset(subset, seed) if subset is not None else train), test
 
 
 __all__ = [
-    "ArrayDataset", "DATASETS", "center_crop", "decode_image", "default_cache_dir", "download",
+    "ArrayDataset", "DATASETS", "center_crop", "decode_image", "decode_images", "default_cache_dir", "download",
     "epoch_order", "load_cifar10", "load_dataset", "load_embedded", "load_fashion_mnist",
-    "load_image_folder", "mean_image", "md5sum", "minibatches", "pca_lighting",
+    "load_image_folder", "load_imagenette", "mean_image", "md5sum", "minibatches", "pca_lighting",
     "pca_lighting_basis", "random_crop_flip", "ten_crop", "to_float",
 ]

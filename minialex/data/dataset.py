@@ -51,14 +51,14 @@ class ArrayDataset:
 
         Deterministic for a given seed; images keep their original order.
         """
-        keep = _stratified_indices(self.labels, len(self.classes), n, seed)
+        keep = stratified_indices(self.labels, len(self.classes), n, seed)
         return self._take(keep, self.name)
 
     def split(self, fraction, seed=0):
         """(rest, held_out): hold out a stratified `fraction` of the images, e.g. as a test set."""
         if not 0 < fraction < 1:
             raise ValueError(f"fraction must be between 0 and 1, got {fraction}")
-        held = _stratified_indices(self.labels, len(self.classes), round(fraction * len(self)), seed)
+        held = stratified_indices(self.labels, len(self.classes), round(fraction * len(self)), seed)
         rest = np.setdiff1d(np.arange(len(self)), held)
         return self._take(rest, self.name), self._take(held, self.name + "-heldout")
 
@@ -66,7 +66,7 @@ class ArrayDataset:
         return ArrayDataset(self.images[indices], self.labels[indices], self.classes, name)
 
 
-def _stratified_indices(labels, num_classes, n, seed):
+def stratified_indices(labels, num_classes, n, seed):
     """Sorted indices of n items, dealt round-robin from each class's shuffled list.
 
     Dealing one image per class per round gives every class n // num_classes images

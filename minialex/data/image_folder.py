@@ -6,40 +6,74 @@ images to a fixed resolution of 256 x 256. Given a rectangular image, we first r
 the image such that the shorter side was of length 256, and then cropped out the central
 256 x 256 patch". The random 224 (227) crops of section 4 are taken later, per batch.
 
-Decoding JPEGs is the slow part, so the result is cached as one .npz file keyed by
-the folder, its file names, sizes and modification times, and the target size: the
-second load reads the cache, and any change to the folder makes a new cache entry.
+Decoding JPEGs is the slow part. It runs on every core (Pillow releases Python's
+lock while it decodes and resizes, so threads suffice), and the result is cached as one
+.npz file keyed by the folder, the file names, sizes and modification times of the
+images taken, and the target size: the second load reads the cache, and any change to
+the folder makes a new cache entry. A subset is chosen before decoding, so
+``subset=500`` decodes 500 images, not the whole folder.
 """
 import hashlib
 import os
 import tempfile
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from .dataset import ArrayDataset
+from .dataset import ArrayDataset, stratified_indices
 from .download import default_cache_dir
 
 EXTENSIONS = (".jpg", ".jpeg", ".png")
 
 
-def load_image_folder(root, size=256, cache_dir=None):
+def load_image_folder(root, size=256, cache_dir=None, subset=None, seed=0, name=None, class_names=None,
+                      log=print):
     """ArrayDataset of uint8 images (N, 3, size, size) from root/CLASS/*.jpg|jpeg|png.
 
-    cache_dir defaults to <cache dir>/image-folder (see default_cache_dir).
+    subset: decode only a stratified subset of this many images, the same one
+    ``ArrayDataset.subset(subset, seed)`` would pick. name: the data set's name
+    (default: the folder's). class_names: {folder name: readable name}, for folders
+    named by ids (ImageNet's WordNet ids). cache_dir defaults to
+    <cache dir>/image-folder (see default_cache_dir). log(message) reports where the
+    cache is; pass ``log=None`` for silence.
     """
     root = Path(root)
-    classes, files, labels = _list_images(root)
+    folders, files, labels = _list_images(root)
+    if subset is not None:
+        keep = stratified_indices(labels, len(folders), subset, seed)
+        files, labels = [files[i] for i in keep], labels[keep]
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir() / "image-folder"
-    cache_path = cache_dir / f"{root.resolve().name}-{size}-{_cache_key(root, files, size)}.npz"
+    cache_path = cache_dir / f"{name or root.resolve().name}-{size}-{_cache_key(root, files, size)}.npz"
     images = _read_cache(cache_path)
     if images is None:
-        images = np.stack([decode_image(path, size) for path in tqdm(files, desc=f"decoding {root}", unit="img")])
+        images = decode_images(files, size, desc=f"decoding {root}")
         _write_cache(cache_path, images)
-    return ArrayDataset(images, labels, classes, root.resolve().name)
+        if log:
+            log(f"cached {len(images)} decoded images ({images.nbytes / 2**20:,.0f} MiB) in {cache_path}")
+    elif log:
+        log(f"read {len(images)} decoded images from the cache {cache_path}")
+    classes = [(class_names or {}).get(folder, folder) for folder in folders]
+    return ArrayDataset(images, labels, classes, name or root.resolve().name)
+
+
+def decode_images(paths, size, desc="decoding", workers=None):
+    """uint8 (N, 3, size, size): decode_image on every path, on all cores, with a progress bar."""
+    out = np.empty((len(paths), 3, size, size), np.uint8)
+
+    def work(i):
+        out[i] = decode_image(paths[i], size)
+
+    if workers is None:
+        workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    with ThreadPoolExecutor(workers) as pool, \
+            tqdm(total=len(paths), desc=desc, unit="img", dynamic_ncols=True) as bar:
+        for _ in pool.map(work, range(len(paths))):
+            bar.update()
+    return out
 
 
 def decode_image(path, size):
@@ -47,6 +81,8 @@ def decode_image(path, size):
     try:
         with Image.open(path) as img:
             img = img.convert("RGB")
+    except Image.DecompressionBombError as err:
+        raise ValueError(f"image {path} is too large to decode safely ({err}); shrink or remove that file") from err
     except (OSError, SyntaxError, ValueError) as err:
         raise ValueError(f"cannot decode image {path} ({err}); delete or replace that file") from err
     width, height = img.size

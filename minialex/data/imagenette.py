@@ -1,0 +1,90 @@
+"""Imagenette: ten easy classes of ImageNet, real ILSVRC-2012 photos (fast.ai, v2 split).
+
+9,469 training and 3,925 validation photos, in the torchvision layout
+``ROOT/train/WNID/*.JPEG`` and ``ROOT/val/WNID/*.JPEG``. The folders are WordNet ids;
+the loader names the classes as people do (``n01440764`` is "tench"). Every photo
+is decoded as the paper prepares ImageNet (``image_folder.decode_image``: shorter
+side to 256, central 256x256 patch), so AlexNet sees the input it was designed for.
+
+The official archives hold the same photos at three sizes; ``download=True`` fetches
+the one whose shorter side is 320 pixels (341 MB, MD5-checked), the smallest that is
+still larger than 256.
+"""
+import os
+import shutil
+import tarfile
+import tempfile
+from pathlib import Path
+
+from .download import default_cache_dir, download as fetch, md5sum
+from .image_folder import load_image_folder
+
+URL = "https://s3.amazonaws.com/fast-ai-imageclas/imagenette2-320.tgz"
+MD5 = "3df6f0d01a2c9592104656642f5e78a3"
+FOLDER = "imagenette2-320"
+CLASS_NAMES = {
+    "n01440764": "tench", "n02102040": "English springer", "n02979186": "cassette player",
+    "n03000684": "chain saw", "n03028079": "church", "n03394916": "French horn",
+    "n03417042": "garbage truck", "n03425413": "gas pump", "n03445777": "golf ball",
+    "n03888257": "parachute",
+}
+
+
+def load_imagenette(data_dir=None, download=False, subset=None, seed=0, log=print):
+    """(train, val) ArrayDatasets of uint8 images (N, 3, 256, 256).
+
+    data_dir: a folder holding train/ and val/ (an extracted copy, any of the official
+    sizes), or a folder that contains imagenette2-320/; None means the cache folder
+    (see default_cache_dir). download=True fetches the official archive there when
+    it is missing. subset: decode only a stratified subset of the training photos.
+    """
+    root = Path(data_dir) if data_dir is not None else default_cache_dir()
+    found = find_root(root)
+    if found is None:
+        if not download:
+            raise FileNotFoundError(
+                f"Imagenette not found in {root}: expected {root}/train/WNID/*.JPEG and {root}/val/WNID/*.JPEG, "
+                f"or {root / FOLDER}. Pass --download to fetch it, or download {URL} (MD5 {MD5}) and "
+                f"extract it into {root} (tar xzf {URL.rsplit('/', 1)[1]} -C {root}).")
+        found = _download_and_extract(root)
+    name = found.resolve().name
+    unknown = sorted(p.name for p in (found / "train").iterdir() if p.is_dir() and p.name not in CLASS_NAMES)
+    if unknown:
+        raise ValueError(f"{found / 'train'} holds folders that are not Imagenette classes: {', '.join(unknown)}; "
+                         "for other image folders use --dataset folder")
+    train = load_image_folder(found / "train", subset=subset, seed=seed, name=f"{name}-train",
+                              class_names=CLASS_NAMES, log=log)
+    val = load_image_folder(found / "val", name=f"{name}-val", class_names=CLASS_NAMES, log=log)
+    return train, val
+
+
+def find_root(root):
+    """The folder with train/ and val/: root itself, root/imagenette2-320, or None."""
+    for candidate in (root, root / FOLDER):
+        if (candidate / "train").is_dir() and (candidate / "val").is_dir():
+            return candidate
+    return None
+
+
+def _download_and_extract(root):
+    """Fetch the archive into root (unless a good copy is there) and unpack it atomically."""
+    root.mkdir(parents=True, exist_ok=True)
+    archive = root / URL.rsplit("/", 1)[1]
+    if not archive.is_file() or md5sum(archive) != MD5:
+        fetch(URL, archive, MD5)
+    scratch = Path(tempfile.mkdtemp(dir=root, prefix=".extract-"))
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            members = tar.getmembers()
+            for member in members:
+                parts = Path(member.name).parts
+                if member.name.startswith(("/", "\\")) or ".." in parts or parts[0] != FOLDER \
+                        or not (member.isfile() or member.isdir()):
+                    raise ValueError(f"{archive} contains an unexpected entry {member.name!r}; it is not the "
+                                     f"official Imagenette archive. Delete it and download {URL} again.")
+            tar.extractall(scratch, members=members, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
+        os.replace(scratch / FOLDER, root / FOLDER)
+    finally:
+        shutil.rmtree(scratch)
+    archive.unlink()
+    return root / FOLDER

@@ -1,0 +1,134 @@
+"""Does the paper's training recipe make AlexNet learn? Short runs of each recipe, side by side.
+
+    python -m minialex.experiments.recipes --dataset imagenette --data-dir DIR --steps 24 --out runs/recipes
+
+Section 5's recipe: SGD with batch 128, learning rate 0.01, momentum 0.9, weight
+decay 5e-4; weights from N(0, 0.01^2), biases 1 in conv2, conv4, conv5, fc6 and
+fc7. Each recipe below changes one thing and trains AlexNet from the same seed for
+``--steps`` mini-batches of the real training set (random crops and flips, dropout,
+as the paper), recording the loss and error of every batch, then tests on
+``--test-images`` held-out photos. It writes ``recipes.json``, ``recipes.png``
+(loss and running error against steps) and ``recipes.md`` (a table). Runs are
+checkpointed: rerunning the command continues them.
+"""
+import argparse
+import json
+import math
+import os
+import time
+
+from matplotlib.figure import Figure  # no pyplot: never touches the backend of a notebook
+
+from ..data import load_dataset
+from ..trainer import CHECKPOINT, TrainConfig, Trainer, TrainingDiverged
+
+RECIPES = {  # name: (what changes against the paper, TrainConfig fields)
+    "paper": ("nothing: section 5 as written", {}),
+    "paper-lr0.001": ("learning rate 0.001 instead of 0.01", {"lr": 0.001}),
+    "paper-warmup": ("the learning rate rises linearly to 0.01 over the first --warmup epochs", {"warmup": None}),
+    "caffe-init": ("biases 0.1 instead of 1, fc6 and fc7 from N(0, 0.005^2) (Caffe's reference AlexNet)",
+                   {"init": "caffe"}),
+}
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(prog="python -m minialex.experiments.recipes", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--recipes", nargs="+", choices=list(RECIPES), default=list(RECIPES))
+    p.add_argument("--dataset", default="imagenette", choices=["imagenette", "folder"])
+    p.add_argument("--data-dir", default=None)
+    p.add_argument("--download", action="store_true")
+    p.add_argument("--subset", type=int, default=None, help="train on a stratified subset of N images")
+    p.add_argument("--steps", type=int, default=24, help="mini-batches each recipe trains for")
+    p.add_argument("--warmup", type=float, default=0.25, help="paper-warmup: epochs of warm-up")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--test-images", type=int, default=500, help="a stratified subset of the test set")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
+    p.add_argument("--out", default="runs/recipes")
+    p.add_argument("--no-progress", action="store_true")
+    return p.parse_args(argv)
+
+
+def run_recipe(args, name, data):
+    """Train one recipe for args.steps batches (or continue it); its result as a dict."""
+    fields = dict(RECIPES[name][1])
+    if "warmup" in fields:
+        fields["warmup"] = args.warmup
+    batches_per_epoch = math.ceil(len(data[0]) / args.batch_size)
+    config = TrainConfig(model="alexnet", dataset=args.dataset, data_dir=args.data_dir, batch_size=args.batch_size,
+                         epochs=math.ceil(args.steps / batches_per_epoch), schedule="constant", validate=False,
+                         points_per_epoch=batches_per_epoch, device=args.device, seed=args.seed, **fields)
+    run_dir = os.path.join(args.out, name)
+    kwargs = dict(data=data, progress=not args.no_progress)
+    resumed = os.path.exists(os.path.join(run_dir, CHECKPOINT))
+    trainer = Trainer.resume(run_dir, **kwargs) if resumed else Trainer(config, run_dir, **kwargs)
+    trainer.stopped = len(trainer.points) >= args.steps
+    tick = time.perf_counter()
+    diverged = None
+    try:
+        trainer.fit(stop=lambda t, point: len(t.points) >= args.steps)
+    except TrainingDiverged as err:
+        diverged = str(err)
+    test = (data[1].subset(args.test_images, seed=0) if args.test_images < len(data[1]) else data[1])
+    result = {"recipe": name, "change": RECIPES[name][0], "config": fields, "steps": len(trainer.points),
+              "losses": [p["train_loss"] for p in trainer.points], "errors": [p["train_error"] for p in trainer.points],
+              "diverged": diverged, "seconds": time.perf_counter() - tick}
+    if diverged is None:
+        result["test"] = trainer.evaluate(test)
+        result["test_images"] = len(test)
+    return result
+
+
+def plot(results, path, title):
+    fig = Figure(figsize=(11, 4))
+    ax_loss, ax_err = fig.subplots(1, 2)
+    for r in results:
+        steps = range(1, len(r["losses"]) + 1)
+        ax_loss.plot(steps, r["losses"], label=r["recipe"])
+        ax_err.plot(steps, r["errors"], label=r["recipe"])
+    chance = math.log(10)
+    ax_loss.axhline(chance, color="0.5", ls=":", label="ln 10 (guessing)")
+    ax_loss.set(xlabel="mini-batch", ylabel="training loss (log scale)", yscale="log", title=title)
+    ax_err.axhline(0.9, color="0.5", ls=":", label="chance (90 %)")
+    ax_err.set(xlabel="mini-batch", ylabel="training error of the batch", ylim=(0, 1))
+    for ax in (ax_loss, ax_err):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def table(results):
+    rows = ["| recipe | change against the paper | steps | first loss | last 5 losses (mean) | "
+            "test top-1 error | test top-5 error |", "|---|---|---:|---:|---:|---:|---:|"]
+    for r in results:
+        last = sum(r["losses"][-5:]) / len(r["losses"][-5:])
+        test = r.get("test")
+        rows.append(f"| {r['recipe']} | {r['change']} | {r['steps']} | {r['losses'][0]:.2f} | {last:.2f} | "
+                    + (f"{test['top1_error']:.3f} | {test['top5_error']:.3f} |" if test else "diverged | |"))
+    return "\n".join(rows)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    os.makedirs(args.out, exist_ok=True)
+    data = load_dataset(args.dataset, args.data_dir, args.download, args.subset, args.seed)
+    results = []
+    try:
+        for name in args.recipes:
+            results.append(run_recipe(args, name, data))
+            print(f"{name}: " + table(results[-1:]).splitlines()[-1])
+    except KeyboardInterrupt:
+        raise SystemExit(f"interrupted: the runs are checkpointed in {args.out}; rerun the same command to continue")
+    with open(os.path.join(args.out, "recipes.json"), "w") as f:
+        json.dump({"args": vars(args), "train_set": data[0].name, "results": results}, f, indent=1)
+    plot(results, os.path.join(args.out, "recipes.png"),
+         f"AlexNet on {data[0].name}, batch {args.batch_size}, seed {args.seed}")
+    with open(os.path.join(args.out, "recipes.md"), "w") as f:
+        f.write(table(results) + "\n")
+    print(table(results))
+
+
+if __name__ == "__main__":
+    main()
