@@ -58,7 +58,7 @@ for claim in lrn overlap dropout pca; do  # one process per claim: each trains i
     run ablation-$claim python3 -m minialex.experiments.ablations $claim --device gpu --data-dir /tmp/cifar \
         --epochs 30 --no-progress --out $RUNS/ablations-$claim
 done
-[ -e $RUNS/default-train/checkpoint.pkl ] ||  # a rerun continues the others; this one is done in seconds
+[ -e $RUNS/default-train/checkpoint.npz ] ||  # a rerun continues the others; this one is done in seconds
     run default-train python3 -m minialex.train --device gpu --out $RUNS/default-train --no-progress
 run pytest-gpu env MINIALEX_DEVICE=gpu python3 -m pytest -q -p no:cacheprovider -m "slow or not slow" -rs
 stamp "started all; deadline in $(left) s"
@@ -76,6 +76,6 @@ python3 -c "from minialex.experiments.ablations import write_table; print(write_
     >"$LOG/ablations-table.txt" 2>&1
 stamp "packing"
 cp "$LOG/session.txt" "$RUNS/benchmarks-gpu.md" "$OUT/" 2>/dev/null
-tar czf "$OUT/gpu-runs.tar.gz" --exclude=checkpoint.pkl "$RUNS"
-tar czf "$OUT/gpu-checkpoints.tar.gz" $(find "$RUNS" -name checkpoint.pkl -path "*figure1*") 2>/dev/null
+tar czf "$OUT/gpu-runs.tar.gz" --exclude=checkpoint.npz "$RUNS"
+tar czf "$OUT/gpu-checkpoints.tar.gz" $(find "$RUNS" -name checkpoint.npz -path "*figure1*") 2>/dev/null
 ls -la "$OUT"

@@ -42,12 +42,12 @@ def alexnet(num_classes=1000, activation="relu", lrn=True, overlap=True, dropout
     init="caffe" (not the paper's; the reference AlexNet that BVLC's Caffe trained
     on ImageNet): those biases 0.1 instead of 1, and fc6 and fc7 from N(0, 0.005^2).
 
-    Why it matters (measured in ``results/imagenette/README.md``): with the paper's
-    biases, from conv4 on the biases of 1 outweigh what the weights pass on, so
-    every image gives nearly the same fc7 features (cosine similarity 0.9998)
-    with a squared length of about 7,400; an SGD step at lr 0.01 then moves every
-    logit by about lr * 7,400 = 74 times (softmax - onehot). With 0.1 the squared
-    length is about 47.
+    Why it matters (measured in ``results/imagenette/README.md``): at the start,
+    every image gives nearly the same fc7 features (cosine similarity 0.9999 with
+    either initialisation), so one SGD step moves all images' logits together, by
+    about lr * |fc7|^2 * (the batch's mean of softmax - onehot). With the paper's
+    biases |fc7|^2 is about 7,400, a step of 74 times that mean at lr 0.01: the
+    logits overshoot and the run collapses. With 0.1 it is about 48.
     """
     if init not in INITS:
         raise ValueError(f"init must be one of {', '.join(INITS)}, got {init!r}")

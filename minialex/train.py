@@ -8,7 +8,7 @@ sample embedded in the package, on the CPU, in a few minutes, with no network.
     python -m minialex.train --out runs/demo --resume --epochs 20   # continue a run
     python -m minialex.train --out runs/demo --eval-only --ten-crop
 
-Every epoch writes ``checkpoint.pkl``, ``metrics.jsonl`` and ``curves.png`` in
+Every epoch writes ``checkpoint.npz``, ``metrics.jsonl`` and ``curves.png`` in
 the run directory (``--out``). Ctrl-C saves a checkpoint and exits;
 ``--resume`` continues exactly where it stopped.
 """

@@ -30,7 +30,7 @@ from .models import alexnet, figure1_net
 from .optim import SGD, ConstantSchedule, ReduceOnPlateau, StepSchedule, warmup_factor
 from .plots import plot_learning_curves
 
-CHECKPOINT = "checkpoint.pkl"
+CHECKPOINT = "checkpoint.npz"
 
 
 class TrainingDiverged(RuntimeError):

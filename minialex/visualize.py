@@ -5,7 +5,7 @@
     python -m minialex.visualize neighbours RUN_DIR --n 5 --k 6   # Figure 4 right: nearest neighbours
 
 RUN_DIR is a run directory written by ``python -m minialex.train`` (it holds
-``checkpoint.pkl``); each command writes RUN_DIR/<command>.png unless ``--out``
+``checkpoint.npz``); each command writes RUN_DIR/<command>.png unless ``--out``
 says otherwise.
 
 The library functions behind the commands work on any ``Sequential``:
@@ -33,13 +33,15 @@ COMMANDS = ("kernels", "predictions", "neighbours")
 
 
 def load_run(run_dir, device=None):
-    """The ``Trainer`` of a run directory, its model restored from ``checkpoint.pkl``
+    """The ``Trainer`` of a run directory, its model restored from ``checkpoint.npz``
     (and its data set loaded, with the run's subset, mean image and crop)."""
+    from .checkpoint import refuse_legacy_pickle
     from .trainer import CHECKPOINT, Trainer  # here, so that plotting alone does not load the trainer
 
     if not os.path.isdir(run_dir):
         raise FileNotFoundError(f"no run directory {run_dir}: train one first, e.g. "
                                 f"python -m minialex.train --out {run_dir}")
+    refuse_legacy_pickle(os.path.join(run_dir, CHECKPOINT))
     if not os.path.exists(os.path.join(run_dir, CHECKPOINT)):
         raise FileNotFoundError(f"{run_dir} holds no {CHECKPOINT}: it is not a run directory of "
                                 "python -m minialex.train, or its first epoch has not finished yet")
@@ -195,22 +197,60 @@ def first_conv(model):
     raise ValueError("the model has no Conv2d layer, so there are no first-layer kernels to draw")
 
 
+def kernel_chroma(weights):
+    """(F,) colour-specificity of RGB kernels W (F, 3, kh, kw): the share of each
+    kernel's variation that is colour rather than brightness.
+
+    Each pixel's weights (r, g, b) split into a grey part (their mean, the same in all
+    three channels) and a colour part (what is left). The measure is
+    ||colour part||^2 / ||kernel - its mean||^2: 0 for a kernel that sees only
+    brightness (its channels move together), near 1 for one that responds to
+    colour differences; random weights give about 2/3.
+    """
+    w = to_numpy(weights).astype(np.float64)
+    if w.ndim != 4 or w.shape[1] != 3:
+        raise ValueError(f"colour-specificity needs RGB kernels (F, 3, kh, kw), got shape {w.shape}")
+    colour = w - w.mean(axis=1, keepdims=True)
+    varying = w - w.mean(axis=(1, 2, 3), keepdims=True)
+    return (colour ** 2).sum(axis=(1, 2, 3)) / np.maximum((varying ** 2).sum(axis=(1, 2, 3)), 1e-300)
+
+
+def kernel_groups(model):
+    """How many groups the layer after the first convolution has (AlexNet's conv2: 2, the
+    paper's two GPUs); 1 when the model has no second, grouped convolution."""
+    convs = [layer for layer in model.layers if isinstance(layer, Conv2d)]
+    return convs[1].groups if len(convs) > 1 else 1
+
+
 def plot_kernels(model, path, title=None, columns=None):
-    """Figure 3: the first convolutional layer's kernels as a grid of small
+    """Figure 3: the first convolutional layer's kernels as grids of small
     images (colour for RGB input, grey otherwise), each contrast-normalised on
-    its own. With 96 AlexNet kernels and 16 columns, the top three rows are
-    kernels 0-47 (the first GPU's half, which feeds group 1 of conv2) and the
-    bottom three rows kernels 48-95. Returns ``path``."""
+    its own. When the second convolution is grouped (AlexNet's conv2, the
+    paper's two GPUs), the kernels that feed each group form their own block:
+    for AlexNet kernels 0-47 (GPU 1) above kernels 48-95 (GPU 2), each block
+    titled with its mean colour-specificity (``kernel_chroma``). Returns ``path``."""
     conv = first_conv(model)
-    mosaic = kernel_mosaic(conv.params["W"], columns)
-    f, c, kh, kw = conv.params["W"].shape
-    height, width = mosaic.shape[:2]
+    w = conv.params["W"]
+    f, c, kh, kw = w.shape
+    groups = kernel_groups(model)
+    if f % groups:
+        groups = 1
+    blocks = [w[g * f // groups:(g + 1) * f // groups] for g in range(groups)]
+    mosaics = [kernel_mosaic(block, columns or (16 if f >= 64 else None)) for block in blocks]
+    height, width = mosaics[0].shape[:2]
     fig_w = min(11.0, max(4.0, 0.12 * width))
-    fig = Figure(figsize=(fig_w, fig_w * height / width + 0.4))
-    ax = fig.subplots()
-    ax.imshow(mosaic, cmap=None if mosaic.ndim == 3 else "gray", vmin=0, vmax=1, interpolation="nearest")
-    ax.set_axis_off()
-    ax.set_title(title or f"{f} first-layer kernels, {kh}x{kw}x{c} (each scaled to its own range)", fontsize=9)
+    fig = Figure(figsize=(fig_w, groups * (fig_w * height / width + 0.35) + 0.3))
+    axes = fig.subplots(groups, 1, squeeze=False)[:, 0]
+    for g, (ax, mosaic) in enumerate(zip(axes, mosaics)):
+        ax.imshow(mosaic, cmap=None if mosaic.ndim == 3 else "gray", vmin=0, vmax=1, interpolation="nearest")
+        ax.set_axis_off()
+        if groups > 1:
+            first, last = g * f // groups, (g + 1) * f // groups - 1
+            label = f"kernels {first}-{last}: feed group {g + 1} of the next convolution (GPU {g + 1})"
+            if c == 3:
+                label += f"; colour-specificity {kernel_chroma(blocks[g]).mean():.2f}"
+            ax.set_title(label, fontsize=8)
+    fig.suptitle(title or f"{f} first-layer kernels, {kh}x{kw}x{c} (each scaled to its own range)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=DPI)
     return path

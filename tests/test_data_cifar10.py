@@ -1,6 +1,8 @@
 """load_cifar10 on tiny batches written in the official python-pickle format."""
 import io
+import os
 import pickle
+import shlex
 import tarfile
 
 import numpy as np
@@ -13,7 +15,10 @@ CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "hors
 
 
 def write_batches(folder, per_batch=4, test_size=3):
-    """Write cifar-10-batches-py files into folder; returns {file name: (data, labels)}."""
+    """Write cifar-10-batches-py files into folder; returns {file name: (data, labels)}.
+
+    Pickle protocol 4, as make_cifar10_batches.py writes (the official files are protocol 2): protocol 5, the
+    default from Python 3.14, stores arrays with another NumPy function, which the loader does not admit."""
     folder.mkdir(parents=True)
     rng = np.random.default_rng(0)
     written = {}
@@ -22,10 +27,10 @@ def write_batches(folder, per_batch=4, test_size=3):
         labels = rng.integers(0, 10, n).tolist()
         with open(folder / name, "wb") as f:
             pickle.dump({b"batch_label": name.encode(), b"data": data, b"labels": labels,
-                         b"filenames": [b"x.png"] * n}, f)
+                         b"filenames": [b"x.png"] * n}, f, protocol=4)
         written[name] = (data, labels)
     with open(folder / "batches.meta", "wb") as f:
-        pickle.dump({b"label_names": [c.encode() for c in CLASSES], b"num_vis": 3072}, f)
+        pickle.dump({b"label_names": [c.encode() for c in CLASSES], b"num_vis": 3072}, f, protocol=4)
     return written
 
 
@@ -93,6 +98,45 @@ def test_wrong_image_size_is_explained(cifar_root):
         pickle.dump({b"data": np.zeros((4, 28 * 28), np.uint8), b"labels": [0] * 4}, f)
     with pytest.raises(ValueError, match=r"data_batch_1 does not hold CIFAR-10 images.*\(N, 3072\)"):
         load_cifar10(cifar_root)
+
+
+class RunsCode:
+    """Unpickling this calls ``action(*args)``: how a hostile pickle runs code."""
+
+    def __init__(self, action, *args):
+        self.action, self.args = action, args
+
+    def __reduce__(self):
+        return self.action, self.args
+
+
+@pytest.mark.parametrize("file_name, key", [("batches.meta", b"label_names"), ("data_batch_2", b"labels")])
+@pytest.mark.parametrize("action", [os.system, open])
+def test_a_hostile_pickle_is_refused_and_runs_nothing(cifar_root, tmp_path, file_name, key, action):
+    marker = tmp_path / "marker"
+    payload = RunsCode(action, f"touch {shlex.quote(str(marker))}") if action is os.system \
+        else RunsCode(action, str(marker), "w")
+    path = cifar_root / "cifar-10-batches-py" / file_name
+    with open(path, "rb") as f:
+        content = pickle.load(f)
+    content[key] = payload
+    with open(path, "wb") as f:
+        pickle.dump(content, f, protocol=4)
+    with pytest.raises(ValueError, match=rf"{file_name} asks to load \S*{action.__name__}, which a CIFAR-10 "
+                                         r"batch never needs: refusing to unpickle it"):
+        load_cifar10(cifar_root)
+    assert not marker.exists()
+
+
+def test_numpy_1_and_2_names_of_the_array_functions_are_admitted():
+    """The official files were written with NumPy 1 (numpy.core); NumPy 2 writes numpy._core."""
+    pytest.importorskip("numpy._core.multiarray")  # NumPy before 1.26 has no numpy._core
+    unpickler = cifar10.BatchUnpickler(io.BytesIO(), "batch")
+    assert unpickler.find_class("numpy.core.multiarray", "_reconstruct") is \
+        unpickler.find_class("numpy._core.multiarray", "_reconstruct")
+    assert unpickler.find_class("numpy", "ndarray") is np.ndarray
+    with pytest.raises(ValueError, match="batch asks to load numpy.load"):
+        unpickler.find_class("numpy", "load")
 
 
 def make_archive(path, extra_member=None):

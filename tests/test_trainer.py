@@ -118,11 +118,12 @@ def test_ten_crop_evaluation(tmp_path):
 
 def test_damaged_checkpoint_gives_a_clear_error(tmp_path):
     path = tmp_path / CHECKPOINT
-    path.write_bytes(b"\x80\x04not a pickle")
+    checkpoint.save(path, {"weights": np.ones(100)})
+    path.write_bytes(path.read_bytes()[:-30])
     with pytest.raises(ValueError, match="damaged or truncated"):
         checkpoint.load(path)
     with pytest.raises(FileNotFoundError, match="without --resume"):
-        checkpoint.load(tmp_path / "missing.pkl")
+        checkpoint.load(tmp_path / "missing.npz")
 
 
 def test_cli_trains_resumes_and_evaluates(tmp_path, capsys):

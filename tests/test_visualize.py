@@ -43,7 +43,7 @@ def test_missing_run_dir_or_checkpoint_is_a_clear_error(tmp_path, capsys):
     assert visualize.main(["kernels", str(tmp_path / "nowhere")]) == 1
     assert "no run directory" in capsys.readouterr().err
     assert visualize.main(["predictions", str(tmp_path)]) == 1
-    assert "checkpoint.pkl" in capsys.readouterr().err
+    assert "checkpoint.npz" in capsys.readouterr().err
 
 
 def test_bad_n_is_a_clear_error(run_dir, capsys):
@@ -105,3 +105,22 @@ def test_kernel_mosaic_normalises_each_kernel():
         assert tile.min() == 0 and tile.max() == 1
     grey = visualize.kernel_mosaic(np.random.default_rng(0).standard_normal((5, 1, 3, 3)))
     assert grey.ndim == 2
+
+
+def test_kernel_chroma_tells_grey_from_colour_kernels():
+    rng = np.random.default_rng(0)
+    grey = np.repeat(rng.standard_normal((4, 1, 5, 5)), 3, axis=1)  # the three channels move together
+    colour = grey * np.array([1.0, -1.0, 0.0])[None, :, None, None]  # red against green
+    assert np.allclose(visualize.kernel_chroma(grey), 0)
+    assert np.all(visualize.kernel_chroma(colour) > 0.99)
+    assert abs(visualize.kernel_chroma(rng.standard_normal((2000, 3, 5, 5))).mean() - 2 / 3) < 0.01
+    with pytest.raises(ValueError, match="needs RGB kernels"):
+        visualize.kernel_chroma(np.zeros((2, 1, 3, 3)))
+
+
+def test_alexnet_kernels_are_drawn_in_the_two_gpu_blocks(tmp_path):
+    from minialex.models import alexnet
+    net = alexnet(num_classes=10)
+    assert visualize.kernel_groups(net) == 2
+    visualize.plot_kernels(net, tmp_path / "k.png")
+    assert _is_png(tmp_path / "k.png")

@@ -7,6 +7,10 @@ The official release is a folder ``cifar-10-batches-py/`` of pickled dicts:
 ``batches.meta`` (the class names). In every batch ``b"data"`` is uint8 (10000, 3072):
 one row per image holding the 1024 red, then green, then blue values, each plane row
 by row, so a reshape to (N, 3, 32, 32) gives NCHW without copying.
+
+Loading a pickle can run any code the file names, and a data folder may come from
+anywhere, so the batches are read with ``BatchUnpickler``, which builds only dicts,
+lists, bytes, numbers and NumPy arrays and refuses every other global a file asks for.
 """
 import os
 import pickle
@@ -76,6 +80,34 @@ def _read_split(batches_dir, file_names, classes, name):
     return ArrayDataset(np.concatenate(images), np.concatenate(labels), classes, name)
 
 
+class UnsafeBatchError(ValueError):
+    """A batch file asked the unpickler for something a CIFAR-10 batch never holds."""
+
+
+class BatchUnpickler(pickle.Unpickler):
+    """An unpickler that admits only what CIFAR-10 batches are made of.
+
+    A pickle builds objects by naming a global (a module's function or class) and
+    calling it; a hostile file names ``os.system``. Dicts, lists, bytes and numbers
+    need no globals at all; a NumPy array needs the three below (``numpy.core`` is
+    NumPy 1's name, in the official files; ``numpy._core`` NumPy 2's). Every other
+    global is refused before anything is called.
+    """
+    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+               ("numpy", "ndarray"), ("numpy", "dtype")}
+
+    def __init__(self, file, path):
+        super().__init__(file, encoding="bytes")  # the official files are Python 2 pickles of byte strings
+        self.path = path
+
+    def find_class(self, module, name):
+        if (module, name) not in self.ALLOWED:
+            raise UnsafeBatchError(
+                f"{self.path} asks to load {module}.{name}, which a CIFAR-10 batch never needs: refusing to "
+                f"unpickle it, since that could run code. Delete the {FOLDER} folder and extract {URL} again.")
+        return super().find_class(module, name)
+
+
 def _read_pickle(path, required_keys):
     """The dict in one batch file; a missing, truncated or foreign file gets an error naming it."""
     if not path.is_file():
@@ -84,7 +116,9 @@ def _read_pickle(path, required_keys):
             f"{URL} again (or pass --download).")
     try:
         with open(path, "rb") as f:
-            content = pickle.load(f, encoding="bytes")
+            content = BatchUnpickler(f, path).load()
+    except UnsafeBatchError:
+        raise
     except (EOFError, pickle.UnpicklingError, ValueError, TypeError, AttributeError, IndexError) as err:
         raise ValueError(
             f"{path} is truncated or corrupt ({type(err).__name__}: {err}). "

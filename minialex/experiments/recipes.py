@@ -9,7 +9,13 @@ fc7. Each recipe below changes one thing and trains AlexNet from the same seed f
 as the paper), recording the loss and error of every batch, then tests on
 ``--test-images`` held-out photos. It writes ``recipes.json``, ``recipes.png``
 (loss and running error against steps) and ``recipes.md`` (a table). Runs are
-checkpointed: rerunning the command continues them.
+checkpointed: rerunning the command continues them (with a larger ``--steps``,
+they train on from where they stopped).
+
+Before training, ``init.md`` records why the initialisation matters: for each
+initialisation, on 64 real training images (centre crops), the size of every
+layer's output, its squared length per image, and how alike the images look to
+the layer (the mean cosine similarity between two images' outputs).
 """
 import argparse
 import json
@@ -19,7 +25,10 @@ import time
 
 from matplotlib.figure import Figure  # no pyplot: never touches the backend of a notebook
 
-from ..data import load_dataset
+import numpy as np
+
+from ..data import center_crop, load_dataset, mean_image
+from ..models import INITS, alexnet
 from ..trainer import CHECKPOINT, TrainConfig, Trainer, TrainingDiverged
 
 RECIPES = {  # name: (what changes against the paper, TrainConfig fields)
@@ -80,6 +89,37 @@ def run_recipe(args, name, data):
     return result
 
 
+def init_statistics(train, init, images=64, layers=("relu1", "relu3", "relu5", "relu6", "relu7", "fc8")):
+    """{layer: {"std", "sq_length", "cosine"}} of AlexNet (``init``, seed 0, eval mode) on
+    ``images`` training images spread over the set: the standard deviation of the layer's
+    output, the mean squared length of one image's output vector, and the mean cosine
+    similarity between the output vectors of two different images (1: all images look
+    the same to the layer)."""
+    pick = np.linspace(0, len(train) - 1, images).astype(int)
+    x = np.ascontiguousarray(center_crop(train.images[pick].astype(np.float32) - mean_image(train.images), 227))
+    net = alexnet(len(train.classes), init=init).eval()
+    out = {}
+    for name, layer in zip(net.names, net.layers):
+        x = layer.forward(x)
+        if name in layers:
+            v = x.reshape(len(x), -1).astype(np.float64)
+            unit = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-300)
+            cosine = (unit @ unit.T)[np.triu_indices(len(v), 1)].mean()
+            out[name] = {"std": float(v.std()), "sq_length": float((v ** 2).sum(axis=1).mean()),
+                         "cosine": float(cosine)}
+    return out
+
+
+def init_table(stats):
+    rows = ["| layer | " + " | ".join(f"{init}: std, squared length, cosine" for init in stats) + " |",
+            "|---|" + "---|" * len(stats)]
+    for layer in next(iter(stats.values())):
+        rows.append(f"| {layer} | " + " | ".join(
+            f"{s[layer]['std']:.3g}, {s[layer]['sq_length']:.3g}, {s[layer]['cosine']:.4f}" for s in stats.values())
+            + " |")
+    return "\n".join(rows)
+
+
 def plot(results, path, title):
     fig = Figure(figsize=(11, 4))
     ax_loss, ax_err = fig.subplots(1, 2)
@@ -114,6 +154,10 @@ def main(argv=None):
     args = parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
     data = load_dataset(args.dataset, args.data_dir, args.download, args.subset, args.seed)
+    stats = {init: init_statistics(data[0], init) for init in INITS}
+    with open(os.path.join(args.out, "init.md"), "w") as f:
+        f.write(f"AlexNet at initialisation (seed 0) on 64 images of {data[0].name}:\n\n{init_table(stats)}\n")
+    print(init_table(stats))
     results = []
     try:
         for name in args.recipes:
