@@ -3,6 +3,7 @@
 import json
 import os
 import pickle
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -43,6 +44,21 @@ def test_epochs_to_target_uses_the_first_window_at_or_below():
     assert figure1.error_at(points, 1.2) == 0.3 and figure1.error_at(points, 0.1) == float("inf")
 
 
+def test_figure1_reports_the_epochs_to_its_own_target(tmp_path, monkeypatch, capsys):
+    """With --target 0.4 the crossing is at 1.5 epochs, not at 2.0 (where it reaches 25 %)."""
+    points = [{"epoch": 0.5, "train_error": 0.7}, {"epoch": 1.0, "train_error": 0.5},
+              {"epoch": 1.5, "train_error": 0.3}, {"epoch": 2.0, "train_error": 0.2}]
+    finished_run = SimpleNamespace(points=points, history=[{"seconds": 1.0}], epoch=2)
+    monkeypatch.setattr(figure1, "sweep", lambda args, activation, data: ([], 0.01))
+    monkeypatch.setattr(figure1, "open_run", lambda args, activation, lr, data: finished_run)
+    args = figure1.parse_args(["--out", str(tmp_path), "--target", "0.4", "--max-epochs", "3"])
+    figure1.run_activation(args, "relu", data=None)
+    summary = json.load(open(tmp_path / "relu.json"))
+    assert "reached 40% after 1.50 epochs" in capsys.readouterr().out
+    assert summary["epochs_to_target"] == 1.5 and abs(summary["epochs_to_target_interpolated"] - 1.25) < 1e-12
+    assert summary["reached_target"] and summary["target_train_error"] == 0.4
+
+
 def test_figure1_command_sweeps_runs_resumes_and_draws(tmp_path, capsys):
     data_dir = write_cifar(tmp_path / "data")
     out = tmp_path / "f1"
@@ -56,13 +72,17 @@ def test_figure1_command_sweeps_runs_resumes_and_draws(tmp_path, capsys):
         assert r["lr"] == min(r["sweep"], key=lambda row: row["train_error_after_sweep"])["lr"]
         assert r["curve"][0][0] == 0.25  # four points per epoch
         assert r["max_epochs"] == 2 and r["device"] == "cpu"  # how the run was made, not the plot
-        if r["reached_target"]:
-            assert r["epochs_to_target"] <= 2 and dict(map(tuple, r["curve"]))[r["epochs_to_target"]] <= 0.6
+        # Whether this tiny run gets there or not, the summary must say which, and stop accordingly:
+        # at the crossing (or the end of the sweep, if it crossed there), else only after --max-epochs.
+        crossing = next((epoch for epoch, error in r["curve"] if error <= 0.6), None)
+        assert r["target_train_error"] == 0.6
+        assert r["epochs_to_target"] == crossing and r["reached_target"] == (crossing is not None)
+        assert r["epochs_trained"] == (2 if crossing is None else max(crossing, 0.5))
     assert os.path.getsize(out / "figure1.png") > 5000
     # Running again finds every run finished and changes nothing.
-    before = {p: os.path.getmtime(out / p / "checkpoint.pkl") for p in os.listdir(out) if (out / p).is_dir()}
+    before = {p: os.path.getmtime(out / p / "checkpoint.npz") for p in os.listdir(out) if (out / p).is_dir()}
     figure1.main(args)
-    assert before == {p: os.path.getmtime(out / p / "checkpoint.pkl") for p in before}
+    assert before == {p: os.path.getmtime(out / p / "checkpoint.npz") for p in before}
     assert json.load(open(out / "figure1.json"))["activations"] == report["activations"]
 
 

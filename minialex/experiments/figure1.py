@@ -145,7 +145,7 @@ def run_activation(args, activation, data):
         raise SystemExit(f"[{activation}] every learning rate diverged; try smaller --lrs")
     if epochs_to(trainer.points, args.target)[0] is None and trainer.epoch < args.max_epochs:
         train_until(trainer, args, args.max_epochs, args.target)
-    summary = summarise(trainer.points, trainer.history, lr, table, finished=True)
+    summary = summarise(trainer.points, trainer.history, lr, table, True, args.target)
     summary.update(max_epochs=args.max_epochs, device=args.device, machine=machine())
     with open(os.path.join(args.out, f"{activation}.json"), "w") as f:
         json.dump(summary, f, indent=1)
@@ -161,10 +161,13 @@ def machine():
             f"{platform.python_version()}")
 
 
-def summarise(points, history, lr, table, finished, target=0.25):
+def summarise(points, history, lr, table, finished, target):
+    """One run's result, as written to ACTIVATION.json. ``target`` has no default: it
+    must be the run's own --target, not the paper's 25 %."""
     first, interpolated = epochs_to(points, target)
-    return {"lr": lr, "sweep": table, "epochs_to_target": first, "epochs_to_target_interpolated": interpolated,
-            "reached_target": first is not None, "finished": finished, "epochs_trained": points[-1]["epoch"],
+    return {"lr": lr, "sweep": table, "target_train_error": target, "epochs_to_target": first,
+            "epochs_to_target_interpolated": interpolated, "reached_target": first is not None,
+            "finished": finished, "epochs_trained": points[-1]["epoch"],
             "seconds_training": sum(h["seconds"] for h in history),
             "curve": [[round(p["epoch"], 4), round(p["train_error"], 5)] for p in points]}
 

@@ -8,22 +8,55 @@ import numpy as np
 from .sizes import conv_output_size, pool_output_size
 
 
-def conv2d_naive(x, W, b, stride=1, padding=0, groups=1):
-    """x (N, C, H, W), W (F, C/groups, kh, kw), b (F,) -> (N, F, OH, OW)."""
-    n, c, h, w = x.shape
-    f, cg, kh, kw = W.shape
-    fg = f // groups
-    oh, ow = conv_output_size(h, kh, stride, padding), conv_output_size(w, kw, stride, padding)
-    xpad = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
-    out = np.zeros((n, f, oh, ow), dtype=x.dtype)
+def _conv_output_shape(x_shape, W_shape, stride, padding):
+    (n, _, h, w), (f, _, kh, kw) = x_shape, W_shape
+    return n, f, conv_output_size(h, kh, stride, padding), conv_output_size(w, kw, stride, padding)
+
+
+def _conv_windows(x_shape, W_shape, stride, padding, groups):
+    """Yield (n, f, y, z, window) for every output pixel out[n, f, y, z]: ``window``
+    indexes the (C/groups, kh, kw) block of the padded input that it sees."""
+    n, f, oh, ow = _conv_output_shape(x_shape, W_shape, stride, padding)
+    cg, kh, kw = W_shape[1:]
     for ni in range(n):
         for fi in range(f):
-            g = fi // fg  # this kernel sees only its group's input channels
+            g = fi // (f // groups)  # this kernel sees only its group's input channels
             for y in range(oh):
                 for z in range(ow):
-                    patch = xpad[ni, g * cg:(g + 1) * cg, y * stride:y * stride + kh, z * stride:z * stride + kw]
-                    out[ni, fi, y, z] = np.sum(patch * W[fi]) + (b[fi] if b is not None else 0)
+                    yield ni, fi, y, z, (ni, slice(g * cg, (g + 1) * cg), slice(y * stride, y * stride + kh),
+                                         slice(z * stride, z * stride + kw))
+
+
+def _pad(x, padding):
+    return np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+
+
+def conv2d_naive(x, W, b, stride=1, padding=0, groups=1):
+    """x (N, C, H, W), W (F, C/groups, kh, kw), b (F,) -> (N, F, OH, OW)."""
+    xpad = _pad(x, padding)
+    out = np.zeros(_conv_output_shape(x.shape, W.shape, stride, padding), dtype=x.dtype)
+    for ni, fi, y, z, window in _conv_windows(x.shape, W.shape, stride, padding, groups):
+        out[ni, fi, y, z] = np.sum(xpad[window] * W[fi]) + (b[fi] if b is not None else 0)
     return out
+
+
+def conv2d_backward_naive(dout, x, W, stride=1, padding=0, groups=1):
+    """The gradients of conv2d_naive, given dout = dL/dout (N, F, OH, OW):
+    x (N, C, H, W), W (F, C/groups, kh, kw) -> dx (N, C, H, W), dW like W, db (F,).
+
+    Each output pixel is out = sum(window * W[f]) + b[f], so its dout flows back
+    along each product: dout * W[f] to the window's inputs, dout * window to W[f],
+    dout to b[f]. The shares add up: an input in several windows (stride < kernel)
+    gets one from each, and every image and output pixel adds to dW and db."""
+    xpad = _pad(x, padding)
+    dxpad, dW, db = np.zeros_like(xpad), np.zeros_like(W), np.zeros(W.shape[0], dtype=dout.dtype)
+    for ni, fi, y, z, window in _conv_windows(x.shape, W.shape, stride, padding, groups):
+        dxpad[window] += dout[ni, fi, y, z] * W[fi]
+        dW[fi] += dout[ni, fi, y, z] * xpad[window]
+        db[fi] += dout[ni, fi, y, z]
+    h, w = x.shape[2:]
+    # What reached the zero padding belongs to no input: cut it off.
+    return dxpad[:, :, padding:padding + h, padding:padding + w], dW, db
 
 
 def _pool_windows(x, kernel, stride, padding, ceil_mode):
@@ -81,11 +114,40 @@ def avgpool2d_naive(x, kernel, stride, padding=0, ceil_mode=False):
     return out
 
 
-def lrn_naive(a, size=5, alpha=1e-4, beta=0.75, k=2.0):
-    """The paper's equation (section 3.3), channel by channel, alpha NOT divided by size."""
+def _lrn_window(i, n_channels, size):
+    """The channels j with |j - i| <= size // 2 (clipped at the edges)."""
+    return range(max(0, i - size // 2), min(n_channels, i + size // 2 + 1))
+
+
+def _lrn_denominators(a, size, alpha, k):
+    """d[:, i] = k + alpha * sum of a[:, j]^2 over the window of i; a (N, C, H, W) -> d (N, C, H, W)."""
     n_channels = a.shape[1]
-    b = np.empty_like(a)
+    return np.stack([k + alpha * sum(a[:, j] ** 2 for j in _lrn_window(i, n_channels, size))
+                     for i in range(n_channels)], axis=1)
+
+
+def lrn_naive(a, size=5, alpha=1e-4, beta=0.75, k=2.0):
+    """The paper's equation (section 3.3), alpha NOT divided by size:
+    b_i = a_i / d_i^beta with d_i = k + alpha * sum_{j in window(i)} a_j^2.
+    a (N, C, H, W) -> b (N, C, H, W)."""
+    return a / _lrn_denominators(a, size, alpha, k) ** beta
+
+
+def lrn_backward_naive(dout, a, size=5, alpha=1e-4, beta=0.75, k=2.0):
+    """The gradient of lrn_naive (section 3.3): dout = dL/db and a, both (N, C, H, W) -> dL/da (N, C, H, W).
+
+    a_j reaches the loss two ways: through its own output b_j = a_j d_j^-beta,
+    and through the denominator d_i of every channel i whose window holds j
+    (its own included), since d_i contains alpha a_j^2:
+
+        db_j/da_j, direct term  = d_j^-beta
+        db_i/da_j, through d_i  = a_i * (-beta d_i^(-beta-1)) * 2 alpha a_j
+
+    With a large alpha the second term is as large as the first."""
+    n_channels = a.shape[1]
+    d = _lrn_denominators(a, size, alpha, k)
+    da = dout * d ** -beta
     for i in range(n_channels):
-        lo, hi = max(0, i - size // 2), min(n_channels - 1, i + size // 2)
-        b[:, i] = a[:, i] / (k + alpha * np.sum(a[:, lo:hi + 1] ** 2, axis=1)) ** beta
-    return b
+        for j in _lrn_window(i, n_channels, size):
+            da[:, j] += dout[:, i] * a[:, i] * -beta * d[:, i] ** (-beta - 1) * 2 * alpha * a[:, j]
+    return da
