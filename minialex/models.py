@@ -43,11 +43,12 @@ def alexnet(num_classes=1000, activation="relu", lrn=True, overlap=True, dropout
     on ImageNet): those biases 0.1 instead of 1, and fc6 and fc7 from N(0, 0.005^2).
 
     Why it matters (measured in ``results/imagenette/README.md``): at the start,
-    every image gives nearly the same fc7 features (cosine similarity 0.9999 with
-    either initialisation), so one SGD step moves all images' logits together, by
-    about lr * |fc7|^2 * (the batch's mean of softmax - onehot). With the paper's
-    biases |fc7|^2 is about 7,400, a step of 74 times that mean at lr 0.01: the
-    logits overshoot and the run collapses. With 0.1 it is about 48.
+    every image gives nearly the same fc7 features (cosine similarity 0.9998 with
+    the paper's initialisation, 0.9987 with Caffe's), so one SGD step moves all
+    images' logits together, by about lr * |fc7|^2 * (the batch's mean of
+    softmax - onehot). With the paper's
+    biases |fc7|^2 is about 7,450, a step of 74 times that mean at lr 0.01: the
+    logits overshoot and the run collapses. With Caffe's it is about 47.
     """
     if init not in INITS:
         raise ValueError(f"init must be one of {', '.join(INITS)}, got {init!r}")

@@ -24,6 +24,7 @@ import os
 import time
 
 from matplotlib.figure import Figure  # no pyplot: never touches the backend of a notebook
+from matplotlib.ticker import FormatStrFormatter
 
 import numpy as np
 
@@ -130,6 +131,8 @@ def plot(results, path, title):
     chance = math.log(10)
     ax_loss.axhline(chance, color="0.5", ls=":", label="ln 10 (guessing)")
     ax_loss.set(xlabel="mini-batch", ylabel="training loss (log scale)", yscale="log", title=title)
+    for axis in (ax_loss.yaxis.set_major_formatter, ax_loss.yaxis.set_minor_formatter):
+        axis(FormatStrFormatter("%g"))
     ax_err.axhline(0.9, color="0.5", ls=":", label="chance (90 %)")
     ax_err.set(xlabel="mini-batch", ylabel="training error of the batch", ylim=(0, 1))
     for ax in (ax_loss, ax_err):
