@@ -11,6 +11,9 @@
 #    fixed rates 0.01 and 0.02), the four ablations at 30 epochs, and the default training run;
 #    runs still going at the deadline get Ctrl-C (SIGINT): they finish their batch and checkpoint;
 # 4. the Figure 1 plot and table; everything packed into OUT_DIR (a few files, for a copy back).
+#
+# The full AlexNet on Imagenette comes first in a GPU session, in calls of its own:
+# benchmarks/gpu_imagenette.sh says how.
 set -u
 OUT=${1:?usage: gpu_session.sh OUT_DIR [CIFAR_JPEG_FOLDER]}
 SRC=${2:-.gpudata}
