@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 import minialex.data.imagenette as imagenette
-from minialex.data import load_dataset
+from minialex.data import load_dataset, md5sum
 
 WNIDS = sorted(imagenette.CLASS_NAMES)
 
@@ -52,23 +52,33 @@ def fake_archive(tmp_path):
     return buffer.getvalue()
 
 
+def serve(tmp_path, monkeypatch, payload):
+    """Put the archive bytes at a file:// URL and point the loader at it, with its MD5."""
+    archive = tmp_path / "served" / "imagenette2-320.tgz"
+    archive.parent.mkdir()
+    archive.write_bytes(payload)
+    monkeypatch.setattr(imagenette, "URL", archive.as_uri())
+    monkeypatch.setattr(imagenette, "MD5", md5sum(archive))
+    return archive
+
+
 def test_download_is_checked_extracted_and_then_reused(tmp_path, monkeypatch):
-    payload = fake_archive(tmp_path)
-    calls = []
-
-    def fake_fetch(url, dest, md5):
-        calls.append((url, md5))
-        dest.write_bytes(payload)
-        return dest
-
-    monkeypatch.setattr(imagenette, "fetch", fake_fetch)
+    served = serve(tmp_path, monkeypatch, fake_archive(tmp_path))
     monkeypatch.setenv("MINIALEX_DATA", str(tmp_path / "cache"))
     train, val = load_dataset("imagenette", tmp_path / "data", download=True, log=None)
-    assert calls == [(imagenette.URL, imagenette.MD5)] and train.classes == ["tench", "English springer"]
+    assert train.classes == ["tench", "English springer"]
     assert (tmp_path / "data" / imagenette.FOLDER / "val").is_dir()
     assert not (tmp_path / "data" / "imagenette2-320.tgz").exists(), "the archive is removed once extracted"
-    load_dataset("imagenette", tmp_path / "data", download=True, log=None)
-    assert len(calls) == 1, "an extracted copy is found, nothing is downloaded again"
+    served.unlink()
+    load_dataset("imagenette", tmp_path / "data", download=True, log=None)  # found, not fetched again
+
+
+def test_a_corrupted_download_is_refused(tmp_path, monkeypatch):
+    serve(tmp_path, monkeypatch, fake_archive(tmp_path))
+    monkeypatch.setattr(imagenette, "MD5", "0" * 32)
+    with pytest.raises(ValueError, match="MD5 mismatch"):
+        load_dataset("imagenette", tmp_path / "data", download=True)
+    assert not list((tmp_path / "data").glob("*.tgz*")), "nothing half-downloaded is kept"
 
 
 def test_an_archive_with_foreign_paths_is_refused(tmp_path, monkeypatch):
@@ -77,7 +87,7 @@ def test_an_archive_with_foreign_paths_is_refused(tmp_path, monkeypatch):
         info = tarfile.TarInfo("../evil.txt")
         info.size = 1
         tar.addfile(info, io.BytesIO(b"x"))
-    monkeypatch.setattr(imagenette, "fetch", lambda url, dest, md5: dest.write_bytes(buffer.getvalue()))
-    with pytest.raises(ValueError, match="unexpected entry '../evil.txt'"):
+    serve(tmp_path, monkeypatch, buffer.getvalue())
+    with pytest.raises(ValueError, match="unexpected entry '../evil.txt'.*official Imagenette archive"):
         load_dataset("imagenette", tmp_path / "data", download=True)
     assert not (tmp_path / "evil.txt").exists()

@@ -12,17 +12,13 @@ Loading a pickle can run any code the file names, and a data folder may come fro
 anywhere, so the batches are read with ``BatchUnpickler``, which builds only dicts,
 lists, bytes, numbers and NumPy arrays and refuses every other global a file asks for.
 """
-import os
 import pickle
-import shutil
-import tarfile
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from .dataset import ArrayDataset
-from .download import default_cache_dir, download as fetch, md5sum
+from .download import default_cache_dir, download_and_extract
 
 URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 MD5 = "c58f30108f718f92721af3b95e74349a"
@@ -48,7 +44,7 @@ def load_cifar10(data_dir=None, download=False):
                 f"{', '.join(TRAIN_FILES + TEST_FILES + [META_FILE])}. Either pass --download "
                 f"(download=True) to fetch it, or download {URL} (MD5 {MD5}), extract it and "
                 f"put the {FOLDER} folder in {root}.")
-        batches_dir = _download_and_extract(root)
+        batches_dir = download_and_extract(URL, MD5, root, FOLDER, "CIFAR-10")
     classes = [name.decode() for name in _read_pickle(batches_dir / META_FILE, [b"label_names"])[b"label_names"]]
     train = _read_split(batches_dir, TRAIN_FILES, classes, "cifar10-train")
     test = _read_split(batches_dir, TEST_FILES, classes, "cifar10-test")
@@ -128,39 +124,4 @@ def _read_pickle(path, required_keys):
             f"{path} is not a CIFAR-10 python batch: expected a dict with keys "
             f"{[k.decode() for k in required_keys]}. Delete it and extract {URL} again.")
     return content
-
-
-def _download_and_extract(root):
-    """Fetch the official archive into root (unless a good copy is already there) and unpack it."""
-    archive = root / URL.rsplit("/", 1)[1]
-    if not archive.is_file() or md5sum(archive) != MD5:
-        fetch(URL, archive, MD5)
-    # Unpack into a scratch folder and rename at the end, so an interrupted
-    # extraction never leaves a half-filled cifar-10-batches-py behind.
-    scratch = Path(tempfile.mkdtemp(dir=root, prefix=".extract-"))
-    try:
-        with tarfile.open(archive, "r:gz") as tar:
-            members = _safe_members(tar, archive)
-            if hasattr(tarfile, "data_filter"):
-                tar.extractall(scratch, members=members, filter="data")
-            else:
-                tar.extractall(scratch, members=members)
-        os.replace(scratch / FOLDER, root / FOLDER)
-    finally:
-        shutil.rmtree(scratch)
-    archive.unlink()
-    return root / FOLDER
-
-
-def _safe_members(tar, archive):
-    """The archive's members, refusing any that could write outside the target folder."""
-    members = tar.getmembers()
-    for member in members:
-        parts = Path(member.name).parts
-        if member.name.startswith(("/", "\\")) or ".." in parts or not (member.isfile() or member.isdir()) \
-                or parts[0] != FOLDER:
-            raise ValueError(
-                f"{archive} contains an unexpected entry {member.name!r}; it is not the official "
-                f"CIFAR-10 archive. Delete it and download {URL} again.")
-    return members
 

@@ -6,6 +6,8 @@ never leaves a file that looks complete, and the next run simply tries again.
 """
 import hashlib
 import os
+import shutil
+import tarfile
 import tempfile
 import urllib.error
 import urllib.request
@@ -65,3 +67,36 @@ def _stream(url, out, dest_path):
         raise ConnectionError(
             f"could not download {url} ({err}). If this machine is offline, fetch that URL "
             f"on another machine and copy the file to {dest_path}") from err
+
+
+def download_and_extract(url, md5, root, folder, what):
+    """Fetch the .tar.gz archive at url into root (unless a good copy is already there),
+    unpack the one folder it holds into root/folder, then delete the archive.
+    Returns root/folder. ``what`` names the data set in errors ("CIFAR-10").
+
+    The archive is unpacked into a scratch folder that is renamed at the end, so an
+    interrupted extraction never leaves a half-filled folder behind; an entry that
+    could write outside that folder (an absolute path, "..", a link) refuses the archive.
+    """
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    archive = root / url.rsplit("/", 1)[1]
+    if not archive.is_file() or md5sum(archive) != md5:
+        download(url, archive, md5)
+    scratch = Path(tempfile.mkdtemp(dir=root, prefix=".extract-"))
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            members = tar.getmembers()
+            for member in members:
+                parts = Path(member.name).parts
+                if member.name.startswith(("/", "\\")) or ".." in parts or parts[0] != folder \
+                        or not (member.isfile() or member.isdir()):
+                    raise ValueError(
+                        f"{archive} contains an unexpected entry {member.name!r}; it is not the official "
+                        f"{what} archive. Delete it and download {url} again.")
+            tar.extractall(scratch, members=members, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
+        os.replace(scratch / folder, root / folder)
+    finally:
+        shutil.rmtree(scratch)
+    archive.unlink()
+    return root / folder

@@ -10,13 +10,9 @@ The official archives hold the same photos at three sizes; ``download=True`` fet
 the one whose shorter side is 320 pixels (341 MB, MD5-checked), the smallest that is
 still larger than 256.
 """
-import os
-import shutil
-import tarfile
-import tempfile
 from pathlib import Path
 
-from .download import default_cache_dir, download as fetch, md5sum
+from .download import default_cache_dir, download_and_extract
 from .image_folder import load_image_folder
 
 URL = "https://s3.amazonaws.com/fast-ai-imageclas/imagenette2-320.tgz"
@@ -46,7 +42,7 @@ def load_imagenette(data_dir=None, download=False, subset=None, seed=0, log=prin
                 f"Imagenette not found in {root}: expected {root}/train/WNID/*.JPEG and {root}/val/WNID/*.JPEG, "
                 f"or {root / FOLDER}. Pass --download to fetch it, or download {URL} (MD5 {MD5}) and "
                 f"extract it into {root} (tar xzf {URL.rsplit('/', 1)[1]} -C {root}).")
-        found = _download_and_extract(root)
+        found = download_and_extract(URL, MD5, root, FOLDER, "Imagenette")
     name = found.resolve().name
     unknown = sorted(p.name for p in (found / "train").iterdir() if p.is_dir() and p.name not in CLASS_NAMES)
     if unknown:
@@ -64,27 +60,3 @@ def find_root(root):
         if (candidate / "train").is_dir() and (candidate / "val").is_dir():
             return candidate
     return None
-
-
-def _download_and_extract(root):
-    """Fetch the archive into root (unless a good copy is there) and unpack it atomically."""
-    root.mkdir(parents=True, exist_ok=True)
-    archive = root / URL.rsplit("/", 1)[1]
-    if not archive.is_file() or md5sum(archive) != MD5:
-        fetch(URL, archive, MD5)
-    scratch = Path(tempfile.mkdtemp(dir=root, prefix=".extract-"))
-    try:
-        with tarfile.open(archive, "r:gz") as tar:
-            members = tar.getmembers()
-            for member in members:
-                parts = Path(member.name).parts
-                if member.name.startswith(("/", "\\")) or ".." in parts or parts[0] != FOLDER \
-                        or not (member.isfile() or member.isdir()):
-                    raise ValueError(f"{archive} contains an unexpected entry {member.name!r}; it is not the "
-                                     f"official Imagenette archive. Delete it and download {URL} again.")
-            tar.extractall(scratch, members=members, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
-        os.replace(scratch / FOLDER, root / FOLDER)
-    finally:
-        shutil.rmtree(scratch)
-    archive.unlink()
-    return root / FOLDER

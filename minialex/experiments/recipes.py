@@ -144,7 +144,7 @@ def plot(results, path, title):
 
 def table(results):
     rows = ["| recipe | change against the paper | steps | first loss | last 5 losses (mean) | "
-            "test top-1 error | test top-5 error |", "|---|---|---:|---:|---:|---:|---:|"]
+            "val top-1 error | val top-5 error |", "|---|---|---:|---:|---:|---:|---:|"]
     for r in results:
         last = sum(r["losses"][-5:]) / len(r["losses"][-5:])
         test = r.get("test")
