@@ -51,9 +51,9 @@ def check_device(device):
     if device == "gpu":
         if cupy is None:
             raise RuntimeError(
-                "device 'gpu' needs CuPy, which is not installed. Install it with "
-                "`pip install minialex[gpu]` (or the cupy-cudaXXx wheel matching your CUDA), "
-                "or use device 'cpu'.")
+                "device 'gpu' needs CuPy, which is not installed. Install it from the minialex clone with "
+                "`pip install -e \".[gpu]\"` (CUDA 12; `\".[gpu-cuda13]\"` for CUDA 13, or the cupy-cudaXXx "
+                "wheel matching your CUDA), or use device 'cpu'.")
         if not gpu_available():
             raise RuntimeError("device 'gpu' was asked for, but CuPy sees no CUDA device. "
                                "Check `nvidia-smi`, or use device 'cpu'.")

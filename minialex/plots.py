@@ -3,8 +3,8 @@ from matplotlib.figure import Figure  # no pyplot: never touches the backend of 
 
 
 def plot_learning_curves(history, points, path, title=""):
-    """Training error (fine-grained points and per-epoch), validation top-1/top-5
-    error, and loss, against epochs; saved to ``path``."""
+    """Training error (fine-grained points and per-epoch), validation (val) top-1/top-5
+    error, and loss, against epochs; saved to ``path`` as a PNG."""
     fig = Figure(figsize=(11, 4))
     ax_err, ax_loss = fig.subplots(1, 2)
     epochs = [h["epoch"] for h in history]
@@ -23,4 +23,4 @@ def plot_learning_curves(history, points, path, title=""):
     ax_loss.grid(alpha=0.3)
     ax_loss.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=100, format="png")  # named: the trainer writes to a temporary file, then renames it

@@ -6,106 +6,158 @@ sample embedded in the package, on the CPU, in a few minutes, with no network.
     python -m minialex.train                                   # the embedded sample
     python -m minialex.train --dataset cifar10 --data-dir ~/data --epochs 30
     python -m minialex.train --out runs/demo --resume --epochs 20   # continue a run
+    python -m minialex.train --out runs/demo --resume --lr 0.001    # continue with a lower rate
     python -m minialex.train --out runs/demo --eval-only --ten-crop
 
 Every epoch writes ``checkpoint.npz``, ``metrics.jsonl`` and ``curves.png`` in
-the run directory (``--out``). Ctrl-C saves a checkpoint and exits;
-``--resume`` continues exactly where it stopped.
+the run directory (``--out``). Ctrl-C or SIGTERM finishes the current batch,
+saves a checkpoint and exits; ``--resume`` continues exactly where it stopped.
+Exit codes: 0 done, 1 an error (one line on stderr), 2 a command line that
+argparse cannot read, 130 stopped by Ctrl-C, 143 stopped by SIGTERM.
 """
 import argparse
+import contextlib
+import dataclasses
 import os
+import signal
 import sys
 import time
 
 from .backend import default_device
 from .data import DATASETS
-from .trainer import CHECKPOINT, TrainConfig, Trainer, TrainingDiverged
+from .distributed import KINDS, leave, make_parallel
+from .models import ACTIVATIONS, INITS, MODELS
+from .trainer import (CHECKPOINT, SCHEDULES, WHERE_IT_RUNS, TrainConfig, Trainer, TrainingInterrupted, check_run_dir,
+                      option_name, run_lock)
+
+
+def device_name(name):
+    """--device: "cuda" is PyTorch's name for the GPU."""
+    return "gpu" if name == "cuda" else name
+
+
+def build_parser():
+    d = TrainConfig()
+    p = argparse.ArgumentParser(prog="python -m minialex.train", description=__doc__.split("\n\n")[0],
+                                epilog="exit codes: 0 done, 1 error, 2 bad command line, 130 stopped by Ctrl-C, "
+                                       "143 stopped by SIGTERM (both after saving a checkpoint)")
+
+    def option(group, flag, default, help, **kwargs):
+        """Every option is None unless it is given, so that --resume can tell what was asked for; ``default``
+        is what a new run uses, shown in --help."""
+        group.add_argument(flag, default=None, help=f"{help} (default: {default})", **kwargs)
+
+    g = p.add_argument_group("model")
+    option(g, "--model", d.model, "the network", choices=list(MODELS))
+    option(g, "--activation", d.activation, "the non-linearity, section 3.1", choices=list(ACTIVATIONS))
+    option(g, "--lrn", "on for alexnet, off for figure1", "local response normalisation, section 3.3",
+           action=argparse.BooleanOptionalAction)
+    option(g, "--pool", "overlap", "3x3 stride-2 pooling (overlap: the paper's, section 3.4) or 2x2 stride-2 (plain)",
+           choices=["overlap", "plain"])
+    option(g, "--init", d.init, "alexnet's initial weights: the paper's (biases 1) or Caffe's reference (biases 0.1)",
+           choices=list(INITS))
+    option(g, "--dropout", "0.5 for alexnet, 0 for figure1", "dropout probability, in [0, 1)", type=float, metavar="P")
+    g = p.add_argument_group("data")
+    option(g, "--dataset", d.dataset, "the images; the README's Data section lists them", choices=DATASETS)
+    option(g, "--data-dir", "$MINIALEX_DATA, else ~/.cache/minialex",
+           "where the data set is (or goes, with --download)")
+    option(g, "--val-dir", "DATA_DIR/val if DATA_DIR holds train/ and val/, else a held-out 10%% of DATA_DIR",
+           "--dataset folder: the validation images' CLASS/IMAGE tree")
+    option(g, "--download", "off", "download the data set if it is missing", action="store_true")
+    option(g, "--subset", "all images", "train on a stratified subset of N images", type=int, metavar="N")
+    option(g, "--augment", "on", "random crops and horizontal flips, section 4.1",
+           action=argparse.BooleanOptionalAction)
+    option(g, "--pca-lighting", "off", "the paper's PCA colour augmentation, section 4.1; RGB data only",
+           action=argparse.BooleanOptionalAction)
+    option(g, "--crop", "227 for 256x256 images, else the image size", "input size in pixels", type=int,
+           metavar="PIXELS")
+    g = p.add_argument_group("learning")
+    option(g, "--epochs", f"{d.epochs}; with --resume, the run's own", "epochs in all", type=int)
+    option(g, "--batch-size", d.batch_size, "images per SGD step", type=int)
+    option(g, "--lr", d.lr, "learning rate", type=float)
+    option(g, "--momentum", d.momentum, "SGD momentum, in [0, 1)", type=float)
+    option(g, "--weight-decay", d.weight_decay, "weight decay, section 5", type=float)
+    option(g, "--warmup", d.warmup, "epochs over which the learning rate rises linearly to --lr; not in the paper",
+           type=float)
+    option(g, "--schedule", d.schedule, "plateau: divide lr by 10 when the val error stops improving; step: "
+           "at --milestones; constant: never", choices=list(SCHEDULES))
+    option(g, "--patience", d.patience, "plateau: epochs without improvement before a drop", type=int)
+    option(g, "--max-drops", d.max_drops, "plateau: drops at most", type=int)
+    option(g, "--milestones", "none", "step: the epochs after which lr is divided by 10, e.g. --milestones 20 30",
+           type=int, nargs="*", metavar="EPOCH")
+    g = p.add_argument_group("run")
+    option(g, "--device", "$MINIALEX_DEVICE, else cpu", "cpu or gpu (cuda is accepted for gpu)", type=device_name,
+           choices=["cpu", "gpu"])
+    option(g, "--seed", d.seed, "seed of the initial weights, the shuffle, the augmentation and dropout", type=int)
+    option(g, "--out", "runs/<model>-<dataset>-<time>", "the run directory")
+    option(g, "--resume", "off", "continue the run in --out from its checkpoint; --epochs, --lr, --patience, "
+           "--max-drops, --milestones and where it runs (--device, --data-dir, --val-dir, --download) may change, "
+           "other options not",
+           action="store_true")
+    option(g, "--eval-only", "off", "evaluate the checkpoint in --out and exit", action="store_true")
+    option(g, "--ten-crop", "off", "with --eval-only: also the paper's ten-crop test", action="store_true")
+    option(g, "--no-progress", "off", "no progress bars (for logs)", action="store_true")
+    option(g, "--parallel", "none", "share the training among the processes that mpiexec starts: data (each "
+           "computes part of every batch) or model (AlexNet split over two, as in the paper, section 3.2)",
+           choices=list(KINDS))
+    return p
 
 
 def parse_args(argv=None):
-    d = TrainConfig()
-    p = argparse.ArgumentParser(prog="python -m minialex.train", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    g = p.add_argument_group("model")
-    g.add_argument("--model", choices=["figure1", "alexnet"], default=d.model)
-    g.add_argument("--activation", choices=["relu", "tanh"], default=d.activation)
-    g.add_argument("--lrn", action=argparse.BooleanOptionalAction, default=None,
-                   help="local response normalisation (default: on for alexnet, off for figure1)")
-    g.add_argument("--pool", choices=["overlap", "plain"], default="overlap",
-                   help="3x3 stride-2 (paper) or 2x2 stride-2 pooling")
-    g.add_argument("--init", choices=["paper", "caffe"], default=d.init,
-                   help="alexnet's initial weights: the paper's (biases 1) or Caffe's reference (biases 0.1)")
-    g.add_argument("--dropout", type=float, default=None, help="dropout probability (default: 0.5 alexnet, 0 figure1)")
-    g = p.add_argument_group("data")
-    g.add_argument("--dataset", choices=DATASETS, default=d.dataset)
-    g.add_argument("--data-dir", default=None, help="where the data set is (or goes, with --download)")
-    g.add_argument("--val-dir", default=None,
-                   help="--dataset folder: the test images' CLASS/IMAGE tree (default: DATA_DIR/val if DATA_DIR "
-                        "holds train/ and val/, else a held-out 10%% of DATA_DIR)")
-    g.add_argument("--download", action="store_true", help="download the data set if it is missing")
-    g.add_argument("--subset", type=int, default=None, help="train on a stratified subset of N images")
-    g.add_argument("--augment", action=argparse.BooleanOptionalAction, default=d.augment,
-                   help="random crops and horizontal flips")
-    g.add_argument("--pca-lighting", action=argparse.BooleanOptionalAction, default=d.pca_lighting,
-                   help="the paper's PCA colour augmentation (RGB data only)")
-    g.add_argument("--crop", type=int, default=None, help="input size (default: 227 for 256x256 images, else full)")
-    g = p.add_argument_group("learning")
-    g.add_argument("--epochs", type=int, default=None,
-                   help=f"epochs in all (default: {d.epochs}; with --resume, the run's own)")
-    g.add_argument("--batch-size", type=int, default=d.batch_size)
-    g.add_argument("--lr", type=float, default=d.lr)
-    g.add_argument("--momentum", type=float, default=d.momentum)
-    g.add_argument("--weight-decay", type=float, default=d.weight_decay)
-    g.add_argument("--warmup", type=float, default=d.warmup,
-                   help="epochs over which the learning rate rises linearly to --lr (not in the paper)")
-    g.add_argument("--schedule", choices=["plateau", "step", "constant"], default=d.schedule,
-                   help="plateau: divide lr by 10 when val error stops improving; step: at --milestones")
-    g.add_argument("--patience", type=int, default=d.patience)
-    g.add_argument("--max-drops", type=int, default=d.max_drops)
-    g.add_argument("--milestones", type=int, nargs="*", default=[])
-    g = p.add_argument_group("run")
-    g.add_argument("--device", choices=["cpu", "gpu"], default=None, help="default: $MINIALEX_DEVICE or cpu")
-    g.add_argument("--seed", type=int, default=d.seed)
-    g.add_argument("--out", default=None, help="run directory (default: runs/<model>-<dataset>-<time>)")
-    g.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
-    g.add_argument("--eval-only", action="store_true", help="evaluate the checkpoint in --out and exit")
-    g.add_argument("--ten-crop", action="store_true", help="with --eval-only: also the paper's ten-crop test")
-    g.add_argument("--no-progress", action="store_true", help="no progress bars (for logs)")
-    return p.parse_args(argv)
+    return build_parser().parse_args(argv)
 
 
-def config_from_args(a):
-    d = TrainConfig()
-    return TrainConfig(model=a.model, activation=a.activation, lrn=a.lrn, overlap=a.pool == "overlap",
-                       dropout=a.dropout, dataset=a.dataset, data_dir=a.data_dir, val_dir=a.val_dir, download=a.download,
-                       subset=a.subset, epochs=a.epochs or d.epochs, batch_size=a.batch_size, lr=a.lr, momentum=a.momentum,
-                       weight_decay=a.weight_decay, warmup=a.warmup, init=a.init, schedule=a.schedule, patience=a.patience,
-                       max_drops=a.max_drops, milestones=tuple(a.milestones), augment=a.augment,
-                       pca_lighting=a.pca_lighting, crop=a.crop, device=a.device or default_device(), seed=a.seed)
+def given_options(a):
+    """{TrainConfig field: value} for the options given on the command line (the others are None)."""
+    fields = {f.name: getattr(a, f.name, None) for f in dataclasses.fields(TrainConfig)}
+    fields["overlap"] = None if a.pool is None else a.pool == "overlap"
+    fields["milestones"] = None if a.milestones is None else tuple(a.milestones)
+    return {k: v for k, v in fields.items() if v is not None}
 
 
 def main(argv=None):
     a = parse_args(argv)
     try:
-        if a.eval_only or a.resume:
-            if a.out is None:
-                raise ValueError("--resume and --eval-only need --out, the run directory")
-            trainer = Trainer.resume(a.out, epochs=a.epochs if a.resume else None, device=a.device,
-                                     progress=not a.no_progress, data_dir=a.data_dir)
-        else:
-            out = a.out or os.path.join("runs", f"{a.model}-{a.dataset}-{time.strftime('%Y%m%d-%H%M%S')}")
-            if os.path.exists(os.path.join(out, CHECKPOINT)):
-                raise ValueError(f"{out} already holds a run: add --resume to continue it, or choose another --out")
-            trainer = Trainer(config_from_args(a), out, progress=not a.no_progress)
-        if a.eval_only:
-            return evaluate(trainer, a.ten_crop)
-        describe(trainer)
-        trainer.fit()
-    except KeyboardInterrupt:
-        return 130
-    except (TrainingDiverged, FileNotFoundError, ValueError, RuntimeError, ConnectionError) as err:
+        return run(a)
+    except KeyboardInterrupt as stop:  # TrainingInterrupted has saved and said so; a plain one came before training
+        if not isinstance(stop, TrainingInterrupted):
+            print("\ninterrupted before training began: nothing was saved", file=sys.stderr)
+        return 128 + getattr(stop, "signum", signal.SIGINT)
+    except (ValueError, RuntimeError, OSError, MemoryError) as err:  # TrainingDiverged is a RuntimeError
         print(f"error: {err}", file=sys.stderr)
         return 1
+
+
+def run(a):
+    given = given_options(a)
+    parallel = make_parallel(a.parallel or "none")
+    if not parallel.is_main:  # one process prints
+        sys.stdout = open(os.devnull, "w")
+    if a.ten_crop and not a.eval_only:
+        raise ValueError("--ten-crop is a test of a trained run: use it with --eval-only")
+    if (a.eval_only or a.resume) and a.out is None:
+        raise ValueError("--resume and --eval-only need --out, the run directory")
+    if a.eval_only:
+        unused = [option_name(k) for k in given if k not in WHERE_IT_RUNS]
+        if unused:
+            raise ValueError(f"--eval-only evaluates the run as it was saved, so {', '.join(unused)} cannot apply")
+        return evaluate(Trainer.resume(a.out, progress=not a.no_progress, parallel=parallel, **given), a.ten_crop)
+    out = a.out or parallel.from_main(os.path.join("runs", f"{given.get('model', 'figure1')}-"
+                                                           f"{given.get('dataset', 'embedded')}-"
+                                                           f"{time.strftime('%Y%m%d-%H%M%S')}"))
+    check_run_dir(out)
+    # A folder that exists may be another process's run: refuse before loading the data. (fit() locks again,
+    # and locks a new folder.)
+    with run_lock(out) if os.path.isdir(out) and parallel.is_main else contextlib.nullcontext():
+        if a.resume:
+            trainer = Trainer.resume(out, progress=not a.no_progress, parallel=parallel, **given)
+        elif os.path.exists(os.path.join(out, CHECKPOINT)):
+            raise ValueError(f"{out} already holds a run: add --resume to continue it, or choose another --out")
+        else:
+            trainer = Trainer(TrainConfig(**{"device": default_device(), **given}), out, progress=not a.no_progress,
+                              parallel=parallel)
+        describe(trainer)
+        trainer.fit()
     if trainer.history:
         last = trainer.history[-1]
         print(f"done: {trainer.epoch} epochs, final val top-1 error "
@@ -116,12 +168,13 @@ def main(argv=None):
 def describe(trainer):
     c = trainer.config
     print(f"{c.model} ({c.activation}) on {trainer.train_set.name}: {len(trainer.train_set)} training, "
-          f"{len(trainer.test_set)} test images, input {trainer.crop}x{trainer.crop}, device {c.device}")
-    print(f"SGD lr {c.lr:g} momentum {c.momentum:g} weight decay {c.weight_decay:g}, batch {c.batch_size}, "
-          f"schedule {c.schedule}; run directory {trainer.run_dir}")
-    if trainer.epoch:
-        print(f"resuming after epoch {trainer.epoch}" + (f", batch {trainer.position['batch']}"
-                                                        if trainer.position else ""))
+          f"{len(trainer.test_set)} validation images, input {trainer.crop}x{trainer.crop}, device {c.device}")
+    print(f"SGD lr {trainer.optimizer.lr:g} momentum {c.momentum:g} weight decay {c.weight_decay:g}, batch "
+          f"{c.batch_size}, schedule {c.schedule}; run directory {trainer.run_dir}")
+    if trainer.position:
+        print(f"resuming in epoch {trainer.epoch + 1}, after batch {trainer.position['batch']}")
+    elif trainer.epoch:
+        print(f"resuming after epoch {trainer.epoch}")
 
 
 def evaluate(trainer, ten_crops):
@@ -129,10 +182,10 @@ def evaluate(trainer, ten_crops):
     for name, flag in views:
         r = trainer.evaluate(ten_crops=flag)
         trainer.warn_if_one_class(r)
-        print(f"{trainer.test_set.name} ({name}): top-1 error {r['top1_error']:.4f}  "
+        print(f"{trainer.test_set.name} (validation, {name}): top-1 error {r['top1_error']:.4f}  "
               f"top-5 error {r['top5_error']:.4f}  loss {r['loss']:.4f}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(leave(main()))  # a parallel run that fails on one process stops them all

@@ -9,11 +9,29 @@ Reproducibility: the shuffle and the augmentation of epoch e come from
 generators seeded by (seed, e); dropout's generators, the momentum buffers and
 the weights are saved in the checkpoint. So on the CPU, stopping and resuming
 gives the same numbers as an uninterrupted run.
+
+Nothing is lost on a signal, and every file of the run directory agrees with
+its checkpoint (tests/test_reliability.py checks each point):
+
+* Ctrl-C (SIGINT) or SIGTERM only asks ``fit`` to stop after the current batch;
+  it saves a checkpoint there and raises ``TrainingInterrupted``. Further
+  signals are ignored until then, so no checkpoint ever holds half an update.
+* One process at a time trains in a run directory (``run_lock``). The lock
+  dies with its process, kill -9 included, and whoever takes it next removes
+  the temporary files of a write that a kill -9 cut short.
+* Files are written to a temporary file and renamed, and ``fit`` rewrites
+  metrics.jsonl and curves.png from the checkpoint when it starts, in case a
+  kill -9 came between the checkpoint and them.
+* Every option value is checked before any work (``check_config``).
 """
+import contextlib
 import dataclasses
+import functools
+import glob
 import json
 import math
 import os
+import pathlib
 import signal
 import threading
 import time
@@ -21,20 +39,42 @@ import time
 import numpy as np
 from tqdm import tqdm
 
+try:  # file locks: POSIX systems have fcntl, Windows does not (see run_lock)
+    import fcntl
+except ImportError:  # pragma: no cover - depends on the system
+    fcntl = None
+
 from . import checkpoint
-from .backend import check_device, to_device, to_numpy
+from .backend import check_device, get_array_module, to_device, to_numpy
 from .data import (center_crop, epoch_order, load_dataset, mean_image, pca_lighting, pca_lighting_basis,
                    random_crop_flip, ten_crop)
-from .layers import SoftmaxCrossEntropy
-from .models import alexnet, figure1_net
+from .distributed import OneProcess
+from .layers import Flatten, Linear, SoftmaxCrossEntropy
+from .models import ACTIVATIONS, INITS, MODELS, alexnet, figure1_net
 from .optim import SGD, ConstantSchedule, ReduceOnPlateau, StepSchedule, warmup_factor
 from .plots import plot_learning_curves
 
 CHECKPOINT = "checkpoint.npz"
+LOCK = "run.lock"
+TEMPORARY_FILES = ".*.tmp"  # checkpoint.save's .checkpoint-*.tmp and _write_then_rename's .NAME.tmp
 
 
 class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite."""
+    """The loss became NaN or infinite, or stayed far above its starting value, or the weights became NaN or
+    infinite."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) or SIGTERM stopped ``fit`` between two batches, after it saved a checkpoint.
+    ``signum`` says which signal (the command line exits with 128 + signum: 130 or 143)."""
+
+    def __init__(self, signum):
+        super().__init__(signal_name(signum))
+        self.signum = signum
+
+
+def signal_name(signum):
+    return "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
 
 
 @dataclasses.dataclass
@@ -48,7 +88,7 @@ class TrainConfig:
     init: str = "paper"               # alexnet: "paper" (section 5) or "caffe" (biases 0.1; see models.alexnet)
     dataset: str = "embedded"         # see minialex.data.DATASETS
     data_dir: str = None
-    val_dir: str = None               # "folder" only: the test images, when data_dir has no val/ beside train/
+    val_dir: str = None               # "folder" only: the validation images, when data_dir has no val/ beside train/
     download: bool = False
     subset: int = None                # train on a stratified subset of this many images
     epochs: int = 10
@@ -64,62 +104,271 @@ class TrainConfig:
     augment: bool = True              # random crops and flips (section 4.1)
     pca_lighting: bool = False        # PCA colour augmentation (section 4.1), RGB only
     crop: int = None                  # None: 227 for 256x256 images, else the image size
-    validate: bool = True             # evaluate the test set after every epoch
+    validate: bool = True             # evaluate the validation set after every epoch
     device: str = "cpu"
     seed: int = 0
     points_per_epoch: int = 10        # how often the running training error is recorded
 
 
+SCHEDULES = {"plateau": lambda c: ReduceOnPlateau(c.patience, 10.0, c.max_drops),
+             "step": lambda c: StepSchedule(c.milestones),
+             "constant": lambda c: ConstantSchedule()}
+
+# What a resumed run may change: the options that steer the rest of it (how long, the learning rate and its
+# schedule), and where it runs. Every other field defines what the checkpoint is a state of, so it stays.
+CHANGEABLE_ON_RESUME = ("epochs", "lr", "patience", "max_drops", "milestones")
+WHERE_IT_RUNS = ("device", "data_dir", "val_dir", "download")
+
+
+def option_name(field):
+    """The command-line option of a TrainConfig field, for messages: batch_size -> --batch-size."""
+    return "--pool" if field == "overlap" else "--" + field.replace("_", "-")
+
+
+# -- checking a configuration before any work ---------------------------------------------
+
+
+def check_config(c):
+    """Raise a ValueError that names the option and the values it allows, for the first value of ``c``
+    that cannot work. Every Trainer calls it first, before it loads any data, so the command line's
+    errors too come before any work."""
+    check_device(c.device)
+    rules = [
+        (c.model in MODELS, f"--model must be one of {', '.join(MODELS)}, got {c.model!r}"),
+        (c.activation in ACTIVATIONS, f"--activation must be one of {', '.join(ACTIVATIONS)}, got {c.activation!r}"),
+        (c.init in INITS, f"--init must be one of {', '.join(INITS)}, got {c.init!r}"),
+        (c.init == "paper" or c.model == "alexnet",
+         f"init {c.init!r} is for alexnet; the Figure 1 network has its own initial scales"),
+        (c.dataset != "embedded" or not (c.data_dir or c.val_dir),
+         f"{'--data-dir' if c.data_dir else '--val-dir'} is not for --dataset embedded: its images come with "
+         "the package"),
+        (c.schedule in SCHEDULES, f"--schedule must be one of {', '.join(SCHEDULES)}, got {c.schedule!r}"),
+        (c.schedule != "plateau" or c.validate,
+         "schedule 'plateau' drops the learning rate when the validation error stops improving, so it needs "
+         "validate=True; use schedule 'step' or 'constant'"),
+        (math.isfinite(c.lr) and c.lr > 0, f"--lr must be a finite number > 0, got {c.lr}"),
+        (0 <= c.momentum < 1, f"--momentum must be in [0, 1), got {c.momentum}"),
+        (math.isfinite(c.weight_decay) and c.weight_decay >= 0,
+         f"--weight-decay must be a finite number >= 0, got {c.weight_decay}"),
+        (math.isfinite(c.warmup) and c.warmup >= 0, f"--warmup must be a finite number of epochs >= 0, got {c.warmup}"),
+        (c.dropout is None or 0 <= c.dropout < 1, f"--dropout must be a probability in [0, 1), got {c.dropout}"),
+        (c.batch_size >= 1, f"--batch-size must be at least 1, got {c.batch_size}"),
+        (c.epochs >= 1, f"--epochs must be at least 1, got {c.epochs}"),
+        (c.subset is None or c.subset >= 1, f"--subset must be a number of images >= 1, got {c.subset}"),
+        (c.crop is None or c.crop >= 1, f"--crop must be a size in pixels >= 1, got {c.crop}"),
+        (c.patience >= 1, f"--patience must be a number of epochs >= 1, got {c.patience}"),
+        (c.max_drops >= 0, f"--max-drops must be >= 0, got {c.max_drops}"),
+        (all(m >= 1 for m in c.milestones),
+         f"--milestones must be epoch numbers >= 1 (the rate drops after each), got {list(c.milestones)}"),
+        (c.points_per_epoch >= 1, f"points_per_epoch must be at least 1, got {c.points_per_epoch}"),
+    ]
+    for ok, message in rules:
+        if not ok:
+            raise ValueError(message)
+    if c.crop is not None:
+        n = smallest_input(c.model, c.overlap)
+        if c.crop < n:
+            raise ValueError(f"--crop {c.crop} is too small for {c.model}: the smallest input it accepts is {n}x{n}")
+
+
+def input_problem(model, size):
+    """Why ``model`` cannot take size x size images, or None if it can; worked out from the shapes its
+    layers would give, without computing anything. (The input's channels do not matter: the first layer
+    is a convolution.)"""
+    shape = (1, 1, size, size)
+    for name, layer in zip(model.names, model.layers):
+        if hasattr(layer, "output_shape"):  # a convolution or a pool: its window must fit in the padded input
+            window = int(np.max(layer.kernel_size))
+            if min(shape[2:]) + 2 * layer.padding < window:
+                return f"{name}'s {window}x{window} window is larger than its {shape[2]}x{shape[3]} input"
+            shape = layer.output_shape(shape)
+        elif isinstance(layer, Flatten):
+            shape = (1, int(np.prod(shape[1:])))
+        elif isinstance(layer, Linear):
+            if shape[1] != layer.in_features:
+                return f"{name} expects {layer.in_features} inputs, the layers before it give {shape[1]}"
+            shape = (1, layer.out_features)
+    return None
+
+
+@functools.lru_cache(maxsize=None)
+def smallest_input(model, overlap):
+    """The smallest image size (pixels a side) that the network ``model`` accepts, tried on probe networks.
+    AlexNet's layers do not depend on the input size, so one network serves every size; the Figure 1 net
+    sizes its classifier to the input, so each size gets its own (a small one)."""
+    fixed = alexnet(2, overlap=overlap) if model == "alexnet" else None
+    for size in range(1, 1024):
+        if input_problem(fixed or figure1_net(num_classes=2, input_size=size, overlap=overlap), size) is None:
+            return size
+
+
+def check_run_dir(run_dir):
+    """The run directory must be a folder this process can write, or a path where it can make one."""
+    path = os.path.abspath(run_dir)
+    while not os.path.exists(path):  # the nearest folder that exists is where the new ones would be made
+        path = os.path.dirname(path)
+    if not os.path.isdir(path):
+        raise ValueError(f"--out {run_dir}: {path} is a file, not a folder; choose another --out")
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ValueError(f"--out {run_dir}: this user may not write in {path}; choose another --out")
+
+
+# -- the files of a run directory ----------------------------------------------------------
+
+_locked = set()  # the run directories (real paths) whose lock this process holds
+
+
+@contextlib.contextmanager
+def run_lock(run_dir, log=print):
+    """Hold the lock file of ``run_dir`` while training there: another process that tries is refused.
+
+    The lock is fcntl.flock's: the operating system holds it for the open file and drops it when the
+    process ends, however it ends (kill -9 included), so the lock file a dead process left never blocks.
+    Where there is no fcntl (Windows), the folder is not locked, and a warning says so.
+
+    Holding the lock, this process alone may remove the temporary files that a write cut short by a
+    kill -9 left: no other process can be writing them. Re-entrant, so that the command line can lock
+    before it loads the data, and fit() again."""
+    key = os.path.realpath(run_dir)
+    if key in _locked:
+        yield
+        return
+    check_run_dir(run_dir)
+    os.makedirs(run_dir, exist_ok=True)
+    with open(os.path.join(run_dir, LOCK), "a+") as f:  # "a+": opening must not erase the holder's pid
+        if fcntl is None:
+            log(f"warning: this system has no fcntl.flock, so {run_dir} is not locked: make sure that no other "
+                "process trains in it")
+        else:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:  # another open file holds the lock
+                f.seek(0)
+                holder = f.read().strip() or "pid unknown"
+                raise RuntimeError(f"{run_dir} is in use: another training process ({holder}) holds its lock "
+                                   f"file {LOCK}; wait for it to end or stop it, or choose another --out") from None
+            f.truncate(0)
+            f.write(f"pid {os.getpid()}\n")
+            f.flush()
+        _remove_temporary_files(run_dir, log)
+        _locked.add(key)
+        try:
+            yield
+        finally:
+            _locked.discard(key)
+
+
+def _remove_temporary_files(run_dir, log):
+    leftovers = sorted(glob.glob(os.path.join(glob.escape(os.fspath(run_dir)), TEMPORARY_FILES)))
+    for path in leftovers:
+        os.remove(path)
+    if leftovers:
+        log(f"removed {len(leftovers)} temporary file(s) in {run_dir} that an interrupted write left: "
+            + ", ".join(os.path.basename(path) for path in leftovers))
+
+
+def _write_then_rename(path, write):
+    """``write(temporary path)``, then rename that file to ``path``. A rename replaces a file in one step,
+    so a process killed midway leaves the old file whole (and a temporary file, which run_lock removes)."""
+    tmp = os.path.join(os.path.dirname(os.fspath(path)), f".{os.path.basename(path)}.tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def _write_text(path, text):
+    _write_then_rename(path, lambda tmp: pathlib.Path(tmp).write_text(text))
+
+
+def _json_line(record):
+    """One line of metrics.jsonl. JSON has no NaN or infinity (Python would write NaN, which is not JSON), so
+    they become null."""
+    return json.dumps({key: None if isinstance(value, float) and not math.isfinite(value) else value
+                       for key, value in record.items()}, allow_nan=False)
+
+
+def _check_config_json(run_dir, config):
+    """Refuse a checkpoint that is not the run directory's own (say, copied there from another run): the
+    checkpoint and config.json must agree on every field that a resumed run keeps."""
+    path = os.path.join(run_dir, "config.json")
+    if not os.path.exists(path):
+        return
+    with open(path) as f:
+        written = json.load(f)
+    ours = json.loads(json.dumps(dataclasses.asdict(config)))  # as JSON has it: tuples become lists
+    differ = [k for k in ours if k in written and k not in CHANGEABLE_ON_RESUME + WHERE_IT_RUNS
+              and written[k] != ours[k]]
+    if differ:
+        raise ValueError(f"the checkpoint in {run_dir} is not the run of its config.json: they differ in "
+                         + ", ".join(f"{option_name(k)} ({ours[k]!r} in the checkpoint, {written[k]!r} in "
+                                     "config.json)" for k in differ)
+                         + ". Was the checkpoint copied from another run? Put it back beside its own config.json")
+
+
 class Trainer:
-    def __init__(self, config, run_dir, data=None, progress=True, log=print):
-        check_device(config.device)
-        if config.schedule == "plateau" and not config.validate:
-            raise ValueError("schedule 'plateau' drops the learning rate when the validation error stops "
-                             "improving, so it needs validate=True; use schedule 'step' or 'constant'")
+    def __init__(self, config, run_dir, data=None, progress=True, log=print, parallel=None):
+        check_config(config)
         self.config, self.run_dir, self.progress, self.log = config, run_dir, progress, log
+        self.parallel = parallel or OneProcess()  # how processes share the work (minialex.distributed)
+        if not self.parallel.is_main:  # one process prints, draws the progress bars and writes the files
+            self.progress, self.log = False, lambda message: None
+        self.warned = set()         # each guard-rail warning is given once per process
         if data is None:
             data = load_dataset(config.dataset, config.data_dir, config.download, config.subset, config.seed,
                                 config.val_dir, log=log)
         elif config.subset:
             data = (data[0].subset(config.subset, seed=config.seed), data[1])
         self.train_set, self.test_set = data
+        classes = len(self.train_set.classes)
+        if config.subset and config.subset < classes:
+            self._warn("subset", f"--subset {config.subset} is smaller than the number of classes ({classes}): "
+                                 "some classes get no training image, so the network cannot learn them")
         c, h, w = self.train_set.images.shape[1:]
         self.crop = config.crop or (227 if h >= 256 else h)
         # Small images keep their size when augmented: pad by 1/8, then crop back.
         self.pad = h // 8 if (config.augment and self.crop == h) else 0
         self.mean = mean_image(self.train_set.images)
         self.pca = pca_lighting_basis(self.train_set.images) if config.pca_lighting else None
-        self.model = self._build_model(c, len(self.train_set.classes)).to(config.device)
+        self.model = self._build_model(c, classes)
+        self._check_input_size(h, w)
+        self.model = self.parallel.model(self.model)  # the model split: this process's half of it
+        self.model.to(config.device)
         self.loss_fn = SoftmaxCrossEntropy()
         self.optimizer = SGD(self.model.parameters(), config.lr, config.momentum, config.weight_decay)
-        self.schedule = {"plateau": lambda: ReduceOnPlateau(config.patience, 10.0, config.max_drops),
-                         "step": lambda: StepSchedule(config.milestones),
-                         "constant": ConstantSchedule}[config.schedule]()
+        self.schedule = SCHEDULES[config.schedule](config)
         self.epoch = 0          # epochs completed
         self.history = []       # one dict per completed epoch
         self.points = []        # running training error, points_per_epoch per epoch
         self.position = None    # where an interrupted epoch stopped
         self.stopped = False
-        self.interrupt_requested = False  # set by Ctrl-C; honoured between two batches
-        self.high_loss_batches = 0  # consecutive batches with a loss far above chance's
-        self.warned = set()         # each guard-rail warning is given once per process
+        self.saved = None       # (epoch, batch) that the last checkpoint holds; None: none saved
+        self.signal_received = None  # set by Ctrl-C or SIGTERM; honoured between two batches
+        self.high_loss_batches = 0   # consecutive batches with a loss far above chance's
+        self.diverging_batches = 0   # consecutive batches with a loss far above its starting value
 
     def _build_model(self, channels, classes):
         cfg = self.config
         options = {k: v for k, v in (("lrn", cfg.lrn), ("dropout", cfg.dropout)) if v is not None}
         if cfg.model == "alexnet":
             return alexnet(classes, cfg.activation, overlap=cfg.overlap, seed=cfg.seed, init=cfg.init, **options)
-        if cfg.init != "paper":
-            raise ValueError(f"init {cfg.init!r} is for alexnet; the Figure 1 network has its own initial scales")
-        if cfg.model == "figure1":
-            return figure1_net(cfg.activation, channels, classes, self.crop, overlap=cfg.overlap, seed=cfg.seed,
-                               **options)
-        raise ValueError(f"unknown model {cfg.model!r}; choose 'figure1' or 'alexnet'")
+        return figure1_net(cfg.activation, channels, classes, self.crop, overlap=cfg.overlap, seed=cfg.seed,
+                           **options)
+
+    def _check_input_size(self, height, width):
+        """The crop must fit in the images, and the network must take it (AlexNet's fc6 fixes its size)."""
+        if self.crop > min(height, width):
+            raise ValueError(f"--crop {self.crop} is larger than the {height}x{width} images of {self.train_set.name}")
+        problem = input_problem(self.model, self.crop)
+        if problem:
+            n = smallest_input(self.config.model, self.config.overlap)
+            raise ValueError(f"{self.config.model} cannot take {self.crop}x{self.crop} inputs ({problem}); the "
+                             f"smallest input it accepts is {n}x{n}: choose a --crop it takes")
 
     # -- batches ----------------------------------------------------------------
 
-    def _train_batch(self, images, rng):
-        """uint8 images -> float input on the device, centred, augmented as configured."""
+    def _train_batch(self, images, rng, rows=slice(None)):
+        """uint8 images -> float input on the device, centred, augmented as configured; only ``rows`` of it
+        go to the device (data parallelism: all are augmented, so that the random numbers do not depend on
+        how the processes share the batch)."""
         x = images.astype(np.float32) - self.mean
         if self.config.augment:
             x = random_crop_flip(x, self.crop, rng, flip=True, pad=self.pad)
@@ -127,13 +376,38 @@ class Trainer:
             x = center_crop(x, self.crop)
         if self.pca is not None:
             x = pca_lighting(x, *self.pca, rng)
-        return to_device(np.ascontiguousarray(x), self.config.device)
+        return to_device(np.ascontiguousarray(x[rows]), self.config.device)
+
+    def _step(self, x, y, lr, where):
+        """One SGD update with learning rate ``lr`` on the batch (x, y); returns the batch's loss and number
+        of errors. ``where`` ("epoch 2, batch 5") is for the messages."""
+        try:
+            logits = self.model.forward(x)
+            loss = float(self.loss_fn.forward(logits, y))
+            errors = int(to_numpy((logits.argmax(axis=1) != y).sum()))
+            self.model.backward(self.loss_fn.backward())
+            loss, errors = self.parallel.reduce(loss, errors)  # data parallelism: all processes' gradients averaged
+            self._watch_loss(loss, where)
+            self.optimizer.step(lr)
+        except MemoryError as err:  # NumPy's and CuPy's out-of-memory errors are both MemoryErrors
+            raise MemoryError(f"out of memory in the training step ({where}) with --batch-size "
+                              f"{self.config.batch_size}: start a new run with a smaller batch, e.g. --batch-size "
+                              f"{max(1, self.config.batch_size // 2)} (a resumed run keeps its batch size)") from err
+        if not self._weights_finite():
+            raise self._diverged(f"the weights became NaN or infinite in the update of {where}")
+        return loss, errors
+
+    def _weights_finite(self):
+        """Checked after every update, so that no checkpoint is ever saved with NaN or infinite weights."""
+        weights = [owner.params[key] for _, owner, key in self.model.parameters()]
+        return all(bool(get_array_module(w).isfinite(w).all()) for w in weights)
 
     # -- one epoch ----------------------------------------------------------------
 
     def train_epoch(self, stop=None):
-        """Train one epoch (or the rest of an interrupted one). ``stop(trainer, point)``
-        is called at every recorded point; returning True ends training there."""
+        """Train one epoch (or the rest of an interrupted one). ``stop(trainer, point)`` is called at every
+        recorded point; returning True ends training there. Returns the epoch's statistics, or None when a
+        signal stopped it between two batches (``self.position`` says where)."""
         cfg, epoch = self.config, self.epoch
         n = len(self.train_set)
         order = epoch_order(n, cfg.seed, epoch)
@@ -149,20 +423,11 @@ class Trainer:
         try:
             for b in range(pos["batch"], len(starts)):
                 idx = order[starts[b]:starts[b] + cfg.batch_size]
-                x = self._train_batch(self.train_set.images[idx], rng)
-                y = to_device(self.train_set.labels[idx], cfg.device)
-                logits = self.model.forward(x)
-                loss = float(self.loss_fn.forward(logits, y))
-                if not math.isfinite(loss):
-                    raise TrainingDiverged(
-                        f"the loss became {loss} at epoch {epoch + 1}, batch {b + 1}: the learning rate "
-                        f"{self.optimizer.lr:g} is probably too high; try --lr {self.optimizer.lr / 10:g}. "
-                        f"The last good checkpoint is kept in {self.run_dir}.")
-                self._watch_loss(loss, epoch, b)
-                self.model.backward(self.loss_fn.backward())
-                self.optimizer.step(self.optimizer.lr * warmup_factor(epoch * len(starts) + b,
-                                                                      round(cfg.warmup * len(starts))))
-                errors = int(to_numpy((logits.argmax(axis=1) != y).sum()))
+                rows = self.parallel.shard(len(idx))  # this process's images of the batch (one process: all)
+                x = self._train_batch(self.train_set.images[idx], rng, rows)
+                y = to_device(self.train_set.labels[idx[rows]], cfg.device)
+                lr = self.optimizer.lr * warmup_factor(epoch * len(starts) + b, round(cfg.warmup * len(starts)))
+                loss, errors = self._step(x, y, lr, f"epoch {epoch + 1}, batch {b + 1}")
                 for acc in (pos["sums"], pos["window"]):
                     acc[0] += loss * len(idx)
                     acc[1] += errors
@@ -176,9 +441,9 @@ class Trainer:
                 if self._record_point(pos, len(starts), stop):
                     self.stopped = True
                     break
-                if self.interrupt_requested:
+                if self.parallel.agree(self):  # every process stops after the same batch
                     self.position = pos
-                    raise KeyboardInterrupt
+                    return None
         finally:
             bar.close()
         self.position = pos if self.stopped else None
@@ -189,24 +454,54 @@ class Trainer:
 
     HIGH_LOSS_FACTOR = 3      # "far above chance": this many times ln(classes)
     HIGH_LOSS_BATCHES = 5     # for this many batches in a row
-    ONE_CLASS_FRACTION = 0.9  # "predicts one class": this share of the test images
+    DIVERGED_FACTOR = 10      # "diverged": this many times both the first recorded loss and ln(classes)
+    DIVERGED_BATCHES = 10     # for this many batches in a row
+    ONE_CLASS_FRACTION = 0.9  # "predicts one class": this share of the validation images
 
     def _warn(self, key, message):
         if key not in self.warned:
             self.warned.add(key)
             self.log(f"\nwarning: {message}")
 
-    def _watch_loss(self, loss, epoch, batch):
-        """A loss far above ln(classes), the loss of guessing, means the updates overshoot."""
-        chance = math.log(len(self.train_set.classes))
+    def _watch_loss(self, loss, where):
+        """A loss far above ln(classes), the loss of guessing, means the updates overshoot: a warning. Far
+        above where it started as well, for several batches, the run has diverged: it stops."""
+        classes = len(self.train_set.classes)
+        chance = math.log(classes)
+        if not math.isfinite(loss):
+            raise self._diverged(f"the loss became {loss} at {where}")
         self.high_loss_batches = self.high_loss_batches + 1 if loss > self.HIGH_LOSS_FACTOR * chance else 0
         if self.high_loss_batches == self.HIGH_LOSS_BATCHES:
             self._warn("high loss", (
-                f"the training loss has been above {self.HIGH_LOSS_FACTOR} x ln({len(self.train_set.classes)}) = "
+                f"the training loss has been above {self.HIGH_LOSS_FACTOR} x ln({classes}) = "
                 f"{self.HIGH_LOSS_FACTOR * chance:.1f} for {self.HIGH_LOSS_BATCHES} batches (now {loss:.1f}, "
-                f"epoch {epoch + 1}, batch {batch + 1}): the updates overshoot. Try a lower --lr (now "
-                f"{self.optimizer.lr:g}), a warm-up (--warmup 1)" +
+                f"{where}): the updates overshoot. Try a lower --lr (now {self.optimizer.lr:g}), a warm-up "
+                "(--warmup 1)" +
                 (", or --init caffe (see results/imagenette/README.md)" if self.config.model == "alexnet" else "")))
+        first = self.points[0]["train_loss"] if self.points else None  # the first epoch's first window
+        limit = self.DIVERGED_FACTOR * max(first, chance) if first is not None else math.inf
+        self.diverging_batches = self.diverging_batches + 1 if loss > limit else 0
+        if self.diverging_batches == self.DIVERGED_BATCHES:
+            raise self._diverged(
+                f"the training loss has been above {self.DIVERGED_FACTOR} x max(its first recorded value "
+                f"{first:.2f}, ln({classes}) = {chance:.2f}) = {limit:.1f} for {self.DIVERGED_BATCHES} batches "
+                f"(now {loss:.1f}, {where})")
+
+    def _diverged(self, what):
+        """The TrainingDiverged error for ``what`` happened, saying truthfully what the run directory keeps."""
+        lower = f"--lr {self.optimizer.lr / 10:g}"
+        advice = (f"Continue from it with a lower rate: python -m minialex.train --out {self.run_dir} --resume "
+                  f"{lower}" if self.saved else f"Start the run again with a lower rate, e.g. {lower}")
+        return TrainingDiverged(f"{what}: the learning rate {self.optimizer.lr:g} is probably too high. "
+                                f"{self._kept()} {advice}.")
+
+    def _kept(self):
+        """What the last checkpoint holds, in a sentence."""
+        if self.saved is None:
+            return f"No checkpoint was saved in {self.run_dir}: the run stopped before its first epoch ended."
+        epoch, batch = self.saved
+        return (f"The checkpoint in {self.run_dir} holds the run " +
+                (f"at epoch {epoch + 1}, batch {batch}." if batch else f"after epoch {epoch}."))
 
     def warn_if_one_class(self, result):
         """A network that gives (nearly) every image the same class has learned nothing about the images.
@@ -215,8 +510,8 @@ class Trainer:
         if n >= 20 and len(self.train_set.classes) > 1 and share >= self.ONE_CLASS_FRACTION:
             chance = math.log(len(self.train_set.classes))
             self._warn("one class", (
-                f"the network predicts '{top}' for {share:.0%} of the {n} test images: it has not learned to "
-                f"tell the images apart. If the training loss stays near ln({len(self.train_set.classes)}) = "
+                f"the network predicts '{top}' for {share:.0%} of the {n} validation images: it has not learned "
+                f"to tell the images apart. If the training loss stays near ln({len(self.train_set.classes)}) = "
                 f"{chance:.2f}, train longer or change the learning rate; if it rose far above that, lower --lr "
                 f"or add --warmup 1" + (" or --init caffe" if self.config.model == "alexnet" else "")))
 
@@ -236,13 +531,13 @@ class Trainer:
     # -- evaluation ---------------------------------------------------------------
 
     def evaluate(self, dataset=None, ten_crops=False, batch_size=256):
-        """{"loss", "top1_error", "top5_error"} on ``dataset`` (the test set by
+        """{"loss", "top1_error", "top5_error"} on ``dataset`` (the validation set by
         default), centre crop, or the paper's ten-crop average of softmax outputs."""
         dataset = dataset or self.test_set
         self.model.eval()
         totals = np.zeros(3)
         predicted = []
-        batches = tqdm(range(0, len(dataset), batch_size), desc=f"testing on {dataset.name}", unit="batch",
+        batches = tqdm(range(0, len(dataset), batch_size), desc=f"evaluating on {dataset.name}", unit="batch",
                        disable=None if self.progress else True, leave=False, dynamic_ncols=True)
         for start in batches:
             x = dataset.images[start:start + batch_size].astype(np.float32) - self.mean
@@ -268,51 +563,58 @@ class Trainer:
     # -- the whole run ------------------------------------------------------------
 
     def fit(self, stop=None):
-        """Train until ``config.epochs`` epochs are done (or ``stop`` says so),
-        checkpointing after every epoch and on Ctrl-C."""
-        os.makedirs(self.run_dir, exist_ok=True)
-        with open(os.path.join(self.run_dir, "config.json"), "w") as f:
-            json.dump(dataclasses.asdict(self.config), f, indent=1)
-        with self._ctrl_c_finishes_the_batch():
-            while self.epoch < self.config.epochs and not self.stopped:
+        """Train until ``config.epochs`` epochs are done (or ``stop`` says so), checkpointing after every
+        epoch. After Ctrl-C or SIGTERM it finishes the batch, saves, and raises TrainingInterrupted."""
+        self.signal_received = None
+        writes = self.parallel.is_main  # one process writes the run's files
+        with run_lock(self.run_dir, self.log) if writes else contextlib.nullcontext(), \
+                self._signals_stop_between_batches():
+            if writes:
+                _write_text(os.path.join(self.run_dir, "config.json"),
+                            json.dumps(dataclasses.asdict(self.config), indent=1))
+            if self.history or self.points:  # resumed: a kill -9 may have come between the checkpoint and these
+                self.write_metrics()
+            while self.epoch < self.config.epochs and not self.stopped and not self.parallel.agree(self):
                 tick = time.perf_counter()
-                try:
-                    stats = self.train_epoch(stop)
-                except KeyboardInterrupt:
-                    if self.interrupt_requested:  # stopped between two batches: the state is consistent
-                        self.save()
-                        self.log(f"\ninterrupted: saved a checkpoint in {self.run_dir} (epoch {self.epoch + 1}, "
-                                 f"batch {self.position['batch']}); continue with --resume")
-                    raise
-                if self.stopped:
-                    self.save()
+                stats = self.train_epoch(stop)
+                if stats is None or self.stopped:  # stopped between two batches: save where the epoch stands
+                    self._save_all()
                     break
                 self.epoch += 1
                 self._end_epoch(stats, time.perf_counter() - tick)
+            if self.parallel.agree(self):
+                self.log(f"\ninterrupted by {signal_name(self.signal_received)}. {self._kept()} "
+                         "Continue with --resume.")
+                raise TrainingInterrupted(self.signal_received)
         return self.history
 
-    def _ctrl_c_finishes_the_batch(self):
-        """While training, the first Ctrl-C only asks the loop to stop after the
-        current batch (so the checkpoint never holds half an update); a second
-        one stops at once, keeping the last checkpoint."""
-        trainer = self
+    @contextlib.contextmanager
+    def _signals_stop_between_batches(self):
+        """While training, Ctrl-C (SIGINT) and SIGTERM only ask the loop to stop after the current batch (or
+        after the validation and checkpoint under way), where fit() saves. Further signals are ignored until
+        then: a second Ctrl-C in the middle of an update or of the save would leave weights that no
+        checkpoint describes. (kill -9 cannot be caught: the renamed writes and run_lock cover it.)"""
+        if threading.current_thread() is not threading.main_thread():  # Python runs handlers in the main thread
+            yield
+            return
 
-        class Handler:
-            def __enter__(self):
-                self.previous = None
-                if threading.current_thread() is threading.main_thread():
-                    self.previous = signal.signal(signal.SIGINT, self.first_ctrl_c)
+        def request_stop(signum, frame):
+            if self.signal_received:
+                return
+            self.signal_received = signum
+            try:
+                self.log(f"\n{signal_name(signum)}: stopping after the current step (a batch, or the validation "
+                         "and checkpoint under way) to save a checkpoint; until then further Ctrl-C and SIGTERM "
+                         "are ignored")
+            except RuntimeError:  # the signal came in the middle of a print, which cannot be re-entered
+                pass
 
-            def first_ctrl_c(self, signum, frame):
-                trainer.interrupt_requested = True
-                trainer.log("\nCtrl-C: stopping after this batch (press again to stop at once)")
-                signal.signal(signal.SIGINT, signal.default_int_handler)
-
-            def __exit__(self, *exc):
-                if self.previous is not None:
-                    signal.signal(signal.SIGINT, self.previous)
-
-        return Handler()
+        previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
 
     def _end_epoch(self, stats, seconds):
         record = {"epoch": self.epoch, "lr": self.optimizer.lr, **stats, "seconds": seconds}
@@ -330,18 +632,24 @@ class Trainer:
             self.schedule.step(self.optimizer, self.epoch, None)
         self.history.append(record)
         self.log(format_epoch(record, self.config.epochs))
+        self._save_all()
+
+    def _save_all(self):
+        """The checkpoint first, then the files made from it."""
         self.save()
         self.write_metrics()
 
     def write_metrics(self):
         """metrics.jsonl (one line per epoch, then one per recorded point) and curves.png."""
-        lines = [json.dumps({"kind": "epoch", **h}) for h in self.history]
-        lines += [json.dumps({"kind": "point", **p}) for p in self.points]
-        with open(os.path.join(self.run_dir, "metrics.jsonl"), "w") as f:
-            f.write("\n".join(lines) + "\n")
+        if not self.parallel.is_main:
+            return
+        lines = [_json_line({"kind": "epoch", **h}) for h in self.history]
+        lines += [_json_line({"kind": "point", **p}) for p in self.points]
+        _write_text(os.path.join(self.run_dir, "metrics.jsonl"), "\n".join(lines) + "\n")
         if self.history and self.config.validate:
-            plot_learning_curves(self.history, self.points, os.path.join(self.run_dir, "curves.png"),
-                                 f"{self.config.model} ({self.config.activation}) on {self.train_set.name}")
+            title = f"{self.config.model} ({self.config.activation}) on {self.train_set.name}"
+            _write_then_rename(os.path.join(self.run_dir, "curves.png"),
+                               lambda path: plot_learning_curves(self.history, self.points, path, title))
 
     def state(self):
         return {"config": dataclasses.asdict(self.config), "model": checkpoint.model_state(self.model),
@@ -350,23 +658,41 @@ class Trainer:
                 "position": self.position, "stopped": self.stopped, "classes": self.train_set.classes}
 
     def save(self):
-        checkpoint.save(os.path.join(self.run_dir, CHECKPOINT), self.state())
+        state = self.parallel.full_state(self.state())  # the whole model's state, from every process
+        if self.parallel.is_main:
+            checkpoint.save(os.path.join(self.run_dir, CHECKPOINT), state)
+        self.saved = (self.epoch, self.position["batch"] if self.position else 0)
 
     @classmethod
-    def resume(cls, run_dir, epochs=None, device=None, data=None, progress=True, log=print, data_dir=None):
-        """Rebuild a run from its checkpoint; ``epochs`` may extend it, ``data_dir``
-        says where the data set is now if it has moved."""
+    def resume(cls, run_dir, data=None, progress=True, log=print, parallel=None, **changes):
+        """Rebuild a run from its checkpoint. ``changes``: TrainConfig fields, e.g. ``epochs=20`` to extend
+        the run, ``data_dir=...`` where the data set is now; None keeps the run's value. The fields of
+        CHANGEABLE_ON_RESUME and WHERE_IT_RUNS may change, and each change is logged; another value for any
+        other field is refused, because the checkpoint is a state of the run that they define."""
         state = checkpoint.load(os.path.join(run_dir, CHECKPOINT))
         config = TrainConfig(**state["config"])
-        config.epochs = epochs or config.epochs
-        config.device = device or config.device
-        config.data_dir = data_dir or config.data_dir
-        trainer = cls(config, run_dir, data=data, progress=progress, log=log)
+        _check_config_json(run_dir, config)
+        changed = {k: v for k, v in changes.items() if v is not None and v != getattr(config, k)}
+        refused = [k for k in changed if k not in CHANGEABLE_ON_RESUME + WHERE_IT_RUNS]
+        if refused:
+            raise ValueError("a resumed run keeps its own " + ", ".join(
+                f"{option_name(k)} (the run's {getattr(config, k)!r}, asked for {changed[k]!r})" for k in refused)
+                + f": the checkpoint in {run_dir} is a state of the run they define. Leave them out, or start a "
+                "new run (another --out) to train with them")
+        for k, v in changed.items():
+            was = state["optimizer"]["lr"] if k == "lr" else getattr(config, k)  # the rate may have dropped
+            log(f"resuming with {option_name(k)} {v} (the run had {was})")
+        config = dataclasses.replace(config, **changed)
+        trainer = cls(config, run_dir, data=data, progress=progress, log=log, parallel=parallel)
+        state = trainer.parallel.local_state(state)  # the model split: this process's half of the checkpoint
         checkpoint.load_model_state(trainer.model, state["model"], config.device)
-        trainer.optimizer.load_state_dict(state["optimizer"], config.device)
-        trainer.schedule.load_state_dict(state["schedule"])
+        trainer.optimizer.load_state_dict({**state["optimizer"], "lr": config.lr} if "lr" in changed
+                                          else state["optimizer"], config.device)
+        # The new schedule has the new options; the checkpoint gives it the rest (best error, drops so far).
+        trainer.schedule.load_state_dict({k: v for k, v in state["schedule"].items() if k not in changed})
         for key in ("epoch", "history", "points", "position", "stopped"):
             setattr(trainer, key, state[key])
+        trainer.saved = (trainer.epoch, trainer.position["batch"] if trainer.position else 0)
         return trainer
 
 

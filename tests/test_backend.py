@@ -1,4 +1,6 @@
 """One place decides NumPy or CuPy; asking for a GPU that is not there fails clearly."""
+import re
+
 import numpy as np
 import pytest
 
@@ -26,6 +28,12 @@ def test_asking_for_a_missing_gpu_says_what_to_do():
         backend.check_device("gpu")
     with pytest.raises(RuntimeError, match="use device 'cpu'"):
         Conv2d(3, 4, 3).to("gpu")
+
+
+def test_the_missing_cupy_message_gives_the_install_line_that_works_from_a_clone(monkeypatch):
+    monkeypatch.setattr(backend, "cupy", None)
+    with pytest.raises(RuntimeError, match=re.escape('`pip install -e ".[gpu]"`')):
+        backend.check_device("gpu")
 
 
 @pytest.mark.gpu

@@ -185,7 +185,7 @@ def test_training_learns_the_toy_problem_and_one_class_answers_get_a_warning(tmp
     result = trainer.evaluate()
     assert result["top_class"] == "c" and result["top_class_share"] == 1.0 and result["images"] == 24
     trainer.warn_if_one_class(result)
-    assert any("predicts 'c' for 100% of the 24 test images" in m for m in messages)
+    assert any("predicts 'c' for 100% of the 24 validation images" in m for m in messages)
     messages.clear()
     trainer.warned.clear()
     trainer.config.epochs = 3

@@ -21,6 +21,14 @@ class Dropout(Layer):
     reproducible, without copying a mask from the CPU at every step. With the
     kernels switched off (``MINIALEX_CUDA_KERNELS=0``) the mask is drawn on
     the CPU, as without a GPU, and copied over.
+
+    ``part``: None, or (axis, start, whole) when a parallel run
+    (``minialex.distributed``) gives this process only part of the layer's
+    input: entries start .. start+n-1 along ``axis`` of an input that has
+    ``whole`` there (its rows of the batch, or its half of the neurons). The
+    mask is then drawn for the whole input, from a generator that is the same
+    on every process, and this part's window of it is used: every process's
+    mask is its part of the one a single process would draw.
     """
 
     def __init__(self, p=0.5, rng=None):
@@ -29,6 +37,7 @@ class Dropout(Layer):
             raise ValueError(f"Dropout: p must be in [0, 1), got {p}")
         self.p = p
         self.rng = rng if rng is not None else np.random.default_rng()
+        self.part = None
 
     def extra_repr(self):
         return f"p={self.p}"
@@ -38,12 +47,23 @@ class Dropout(Layer):
         if not self.training or self.p == 0:
             self._mask = None
             return x
+        shape, window = self._whole(x.shape)
         if cuda_kernels.enabled_for(x):
-            self._mask = cuda_kernels.dropout_mask(x.shape, x.dtype, self.rng.integers(2**63), self.p)
+            mask = cuda_kernels.dropout_mask(shape, x.dtype, self.rng.integers(2**63), self.p)
         else:
-            u = self.rng.random(x.shape, dtype=x.dtype)
-            self._mask = get_array_module(x).asarray((u >= self.p).astype(x.dtype) / x.dtype.type(1 - self.p))
+            u = self.rng.random(shape, dtype=x.dtype)
+            mask = get_array_module(x).asarray((u >= self.p).astype(x.dtype) / x.dtype.type(1 - self.p))
+        self._mask = mask[window]
         return x * self._mask
+
+    def _whole(self, shape):
+        """(the whole input's shape, the index of this part in it); see ``part``."""
+        if self.part is None:
+            return shape, ...
+        axis, start, whole = self.part
+        window = [slice(None)] * len(shape)
+        window[axis] = slice(start, start + shape[axis])
+        return shape[:axis] + (whole,) + shape[axis + 1:], tuple(window)
 
     def backward(self, dout):
         return dout if self._mask is None else dout * self._mask

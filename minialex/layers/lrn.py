@@ -33,23 +33,44 @@ class LocalResponseNorm(Layer):
 
     The window is symmetric, so "all i whose window holds j" is again a window
     sum: the backward pass is two elementwise steps and one more window sum.
+
+    ``groups``: normalise within each group of C/groups channels separately,
+    the window stopping at the group's edge. In the paper's two-GPU network
+    each GPU normalises over its own kernel maps only (sections 3.2 and 3.3),
+    so ``alexnet()`` uses groups=2, and the two-process split of
+    ``minialex.distributed`` is exactly the one-process network. Only the
+    channels within size//2 of a group's edge differ from groups=1. A group
+    is computed as an image of its own: (N, C, H, W) viewed as
+    (N*groups, C/groups, H, W), a reshape (no copy for a contiguous input).
     """
 
-    def __init__(self, size=5, alpha=1e-4, beta=0.75, k=2.0):
+    def __init__(self, size=5, alpha=1e-4, beta=0.75, k=2.0, groups=1):
         super().__init__()
         if size % 2 != 1:
             raise ValueError(f"LocalResponseNorm: size must be odd (the paper's window is "
                              f"centred on the channel), got {size}")
-        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+        if groups < 1:
+            raise ValueError(f"LocalResponseNorm: groups must be at least 1, got {groups}")
+        self.size, self.alpha, self.beta, self.k, self.groups = size, alpha, beta, k, groups
 
     def extra_repr(self):
-        return f"size={self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+        return (f"size={self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+                + (f", groups={self.groups}" if self.groups != 1 else ""))
+
+    def _grouped(self, a):
+        """(N, C, H, W) -> (N*groups, C/groups, H, W): each group an image of its own."""
+        n, c, h, w = a.shape
+        return a.reshape(n * self.groups, c // self.groups, h, w)
 
     def forward(self, x):
         self._check_input(x, 4, "(N, C, H, W)")
+        if x.shape[1] % self.groups:
+            raise ValueError(f"{self!r}: groups={self.groups} must divide the {x.shape[1]} channels "
+                             f"(input shape {tuple(x.shape)})")
+        shape, x = x.shape, self._grouped(x)
         self._x = x  # backward recomputes d from x: two fewer full-size arrays kept per layer
         if cuda_kernels.enabled_for(x):  # on the GPU: one thread per element, the same formula
-            return cuda_kernels.lrn_forward(x, self.size, self.alpha, self.beta, self.k)
+            return cuda_kernels.lrn_forward(x, self.size, self.alpha, self.beta, self.k).reshape(shape)
         xp = get_array_module(x)
         out = xp.empty_like(x)
 
@@ -58,7 +79,7 @@ class LocalResponseNorm(Layer):
             xp.multiply(x[s], scale, out=out[s])
 
         for_each_chunk(chunk, batch_chunks(xp, x.shape[0], 4 * x[0].nbytes), xp)
-        return out
+        return out.reshape(shape)
 
     def _denominator(self, x):
         """d = k + alpha * (window sum of x^2) and scale = d^-beta."""
@@ -77,8 +98,9 @@ class LocalResponseNorm(Layer):
 
     def backward(self, dout):
         """dout (N, C, H, W) -> dx (N, C, H, W)."""
+        shape, dout = dout.shape, self._grouped(dout)
         if cuda_kernels.enabled_for(dout):
-            return cuda_kernels.lrn_backward(self._x, dout, self.size, self.alpha, self.beta, self.k)
+            return cuda_kernels.lrn_backward(self._x, dout, self.size, self.alpha, self.beta, self.k).reshape(shape)
         xp = get_array_module(dout)
         dx = xp.empty_like(dout)
 
@@ -95,4 +117,4 @@ class LocalResponseNorm(Layer):
             dx[s] -= window
 
         for_each_chunk(chunk, batch_chunks(xp, dout.shape[0], 4 * dout[0].nbytes), xp)
-        return dx
+        return dx.reshape(shape)
