@@ -124,3 +124,15 @@ def test_alexnet_kernels_are_drawn_in_the_two_gpu_blocks(tmp_path):
     assert visualize.kernel_groups(net) == 2
     visualize.plot_kernels(net, tmp_path / "k.png")
     assert _is_png(tmp_path / "k.png")
+
+
+def test_learning_curves_mark_the_learning_rate_drops(tmp_path):
+    from minialex.plots import lr_drops, plot_learning_curves
+    history = [{"epoch": e, "lr": lr, "train_loss": 2.0 / e, "train_error": 0.9 / e, "val_loss": 2.1 / e,
+                "val_top1_error": 0.8 / e, "val_top5_error": 0.3 / e}
+               for e, lr in [(1, 0.01), (2, 0.01), (3, 0.001), (4, 0.001), (5, 0.0001)]]
+    assert lr_drops(history) == [(2, 0.01, 0.001), (4, 0.001, 0.0001)]
+    plot_learning_curves(history, [], tmp_path / "c.png", "toy")
+    assert _is_png(tmp_path / "c.png")
+    plot_learning_curves(history[:1], [{"epoch": 0.5, "train_error": 0.9, "train_loss": 2.2}], tmp_path / "one.png")
+    assert _is_png(tmp_path / "one.png")
