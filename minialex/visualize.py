@@ -256,6 +256,31 @@ def plot_kernels(model, path, title=None, columns=None):
     return path
 
 
+def kernel_colours(model):
+    """{"groups": [...]} with each block's kernels and their colour-specificity
+    (``kernel_chroma``): the numbers behind Figure 3's claim that one GPU's kernels
+    are largely colour-agnostic and the other's colour-specific."""
+    w = first_conv(model).params["W"]
+    groups = kernel_groups(model) if len(w) % kernel_groups(model) == 0 else 1
+    chroma = kernel_chroma(w)
+    size = len(w) // groups
+    return {"measure": "share of each kernel's variation that is colour rather than brightness "
+                       "(0: grey only, 1: colour only, random weights about 2/3)",
+            "groups": [{"kernels": [g * size, (g + 1) * size - 1],
+                        "mean": float(chroma[g * size:(g + 1) * size].mean()),
+                        "median": float(np.median(chroma[g * size:(g + 1) * size])),
+                        "per_kernel": [round(float(c), 4) for c in chroma[g * size:(g + 1) * size]]}
+                       for g in range(groups)]}
+
+
+def write_kernel_colours(model, path, name):
+    """kernel_colours as JSON at ``path`` (beside the kernels' picture), named after the run."""
+    import json
+    with open(path, "w") as f:
+        json.dump({"run": name, **kernel_colours(model)}, f, indent=1)
+    return path
+
+
 def top5(probs, k=5):
     """(indices (N, k), probabilities (N, k)) of the k most probable classes, most probable first."""
     k = min(k, probs.shape[1])
@@ -377,6 +402,8 @@ def run(a):
     model, classes = trainer.model, trainer.train_set.classes
     name = f"{trainer.config.model} on {trainer.train_set.name}, epoch {trainer.epoch}"
     if a.command == "kernels":
+        if first_conv(model).params["W"].shape[1] == 3:  # colour-specificity needs colour kernels
+            write_kernel_colours(model, os.path.splitext(out)[0] + ".json", name)
         return plot_kernels(model, out, title=f"first-layer kernels: {name}")
     test = trainer.test_set
     pick = _pick(a.n, len(test), a.seed)

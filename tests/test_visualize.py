@@ -37,6 +37,7 @@ def test_command_writes_png(run_dir, tmp_path, command, extra, capsys):
 def test_default_output_is_in_the_run_directory(run_dir):
     assert visualize.main(["kernels", str(run_dir)]) == 0
     assert _is_png(run_dir / "kernels.png")
+    assert not (run_dir / "kernels.json").exists(), "grey kernels have no colour to measure"
 
 
 def test_missing_run_dir_or_checkpoint_is_a_clear_error(tmp_path, capsys):
@@ -124,6 +125,10 @@ def test_alexnet_kernels_are_drawn_in_the_two_gpu_blocks(tmp_path):
     assert visualize.kernel_groups(net) == 2
     visualize.plot_kernels(net, tmp_path / "k.png")
     assert _is_png(tmp_path / "k.png")
+    colours = visualize.kernel_colours(net)
+    assert [g["kernels"] for g in colours["groups"]] == [[0, 47], [48, 95]]
+    assert all(len(g["per_kernel"]) == 48 and 0.6 < g["mean"] < 0.72 for g in colours["groups"]), \
+        "untrained kernels are random: about 2/3 colour"
 
 
 def test_learning_curves_mark_the_learning_rate_drops(tmp_path):
