@@ -1,10 +1,14 @@
-"""The processes that tests/test_distributed.py starts with ``mpiexec -n 2 python tests/distributed_worker.py MODE OUT``.
+"""What tests/test_distributed.py starts with ``mpiexec -n 2 python tests/distributed_worker.py MODE OUT``.
 
 MODE:
     split     the model split against one process's alexnet() in float64: logits, loss, every
               gradient and the weights after three SGD steps, dropout on; writes OUT (JSON)
     data64    data parallelism in float64 through the Trainer (toy images, dropout, crops and
               flips), two batch sizes; writes OUT/<batch size>.npz, the final weights
+    model     the model split through the Trainer (alexnet, float32, 227x227 toy images): one
+              epoch, checkpoint in OUT
+    signal    a data-parallel run of the command line in OUT; process 1 alone gets SIGTERM in
+              its fifth step (and with OUT ending in "-straight", no signal)
     raise     a data-parallel run in which process 1 raises an error in its fourth step
     kill      the same, but process 1 is killed (SIGKILL)
     diverge   process 1's weights are changed behind the Trainer's back after its third step
@@ -27,7 +31,7 @@ from minialex.trainer import TrainConfig, Trainer
 
 
 def toy_data(n=96, size=12):
-    """Images whose class shows as a bright row (as in test_trainer.py)."""
+    """Images whose class shows as a bright row (as in test_trainer.py); 3/4 for training."""
     rng = np.random.default_rng(0)
     labels = np.arange(n) % 4
     images = rng.integers(0, 60, size=(n, 3, size, size)).astype(np.uint8)
@@ -35,6 +39,13 @@ def toy_data(n=96, size=12):
     split = n * 3 // 4
     return (ArrayDataset(images[:split], labels[:split], list("abcd"), "toy-train"),
             ArrayDataset(images[split:], labels[split:], list("abcd"), "toy-test"))
+
+
+def alexnet_trainer(run_dir, parallel=None):
+    """A Trainer of AlexNet on 12 toy images of 227x227: one epoch on 9 of them, in batches of 4, 4 and 1."""
+    config = TrainConfig(model="alexnet", dataset="toy", epochs=1, batch_size=4, points_per_epoch=1)
+    return Trainer(config, run_dir, data=toy_data(n=12, size=227), progress=False, log=lambda s: None,
+                   parallel=parallel)
 
 
 def float64_trainer(run_dir, batch_size, parallel=None):
@@ -103,40 +114,56 @@ def split(out):
 
 
 def data64(out):
+    """Also counts the all-reduces: one per step."""
+    comm = world()
     for batch_size in (16, 71):  # 72 images: 5 batches, the last of 8; or a last batch of 1, for two processes
-        trainer = float64_trainer(os.path.join(out, f"run{batch_size}"), batch_size, DataParallel(world()))
+        trainer = float64_trainer(os.path.join(out, f"run{batch_size}"), batch_size, DataParallel(comm))
+        before = comm.calls["allreduce"]
         trainer.fit()
         if trainer.parallel.is_main:
-            np.savez(os.path.join(out, f"{batch_size}.npz"), **weights(trainer.model))
+            np.savez(os.path.join(out, f"{batch_size}.npz"), allreduces=comm.calls["allreduce"] - before,
+                     **weights(trainer.model))
 
 
-def failing(mode, out):
-    """A run of the command line, with process 1 failing in its fourth step."""
+def model(out):
+    """One epoch of the split, then --resume's way back from the (whole) checkpoint to the halves."""
     comm = world()
-    step, calls = Trainer._step, []
+    trainer = alexnet_trainer(out, ModelParallel(comm))
+    trainer.fit()
+    data = (trainer.train_set, trainer.test_set)
+    resumed = Trainer.resume(out, data=data, progress=False, log=lambda s: None, parallel=ModelParallel(comm))
+    pairs = [(weights(trainer.model), weights(resumed.model)), (trainer.optimizer.velocity, resumed.optimizer.velocity)]
+    same = all(a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a) for a, b in pairs)
+    with open(os.path.join(out, f"resumed-{comm.rank}.json"), "w") as f:
+        json.dump(same, f)
 
-    def fourth_step_fails(trainer, *args):
+
+def command_line(mode, out):
+    """A data-parallel run of the command line, in which process 1 does what ``mode`` says."""
+    rank, step, calls = world().rank, Trainer._step, []
+
+    def step_of_process_1(trainer, *args):
         calls.append(1)
-        if comm.rank == 1 and len(calls) == 4:
+        if rank == 1 and len(calls) == 4:
             if mode == "raise":
                 raise RuntimeError("process 1 failed on purpose")
             if mode == "kill":
                 os.kill(os.getpid(), signal.SIGKILL)
         result = step(trainer, *args)
-        if mode == "diverge" and comm.rank == 1 and len(calls) == 3:
-            trainer.model["fc"].params["b"][0] += 1e-3
+        if rank == 1 and mode == "diverge" and len(calls) == 3:
+            trainer.model["fc"].params["b"][0] += 1e-3  # now the processes' weights differ
+        if rank == 1 and mode == "signal" and len(calls) == 5 and not out.endswith("-straight"):
+            os.kill(os.getpid(), signal.SIGTERM)  # process 0 gets no signal
         return result
 
-    Trainer._step = fourth_step_fails
-    return main(["--parallel", "data", "--epochs", "2", "--subset", "200", "--batch-size", "32", "--out", out,
-                 "--no-progress"])
+    Trainer._step = step_of_process_1
+    return main(["--parallel", "data", "--epochs", "2", "--subset", "200", "--batch-size", "32", "--dropout", "0.5",
+                 "--out", out, "--no-progress"])
 
 
 if __name__ == "__main__":
     mode, out = sys.argv[1:3]
-    if mode == "split":
-        split(out)
-    elif mode == "data64":
-        data64(out)
+    if mode in ("split", "data64", "model"):
+        {"split": split, "data64": data64, "model": model}[mode](out)
     else:
-        sys.exit(leave(failing(mode, out)))
+        sys.exit(leave(command_line(mode, out)))

@@ -119,6 +119,27 @@ def test_lrn_matches_paper_formula(on_device):
         np.testing.assert_allclose(to_numpy(out), lrn_naive(x, 5, alpha, 0.75, 2.0), rtol=1e-12)
 
 
+@pytest.mark.parametrize("groups", [2, 3])
+def test_lrn_groups_normalise_each_group_on_its_own(on_device, groups):
+    """groups=g is g separate LRNs, one per group of channels (the paper's two GPUs, section 3.2), forward
+    and backward; it differs from groups=1 only within size//2 channels of a group's edge."""
+    rng = np.random.default_rng(7)
+    x, dout = rng.standard_normal((2, 12, 3, 4)) * 2, rng.standard_normal((2, 12, 3, 4))
+    grouped = LocalResponseNorm(5, 1.0, 0.75, 1.0, groups=groups)
+    out = to_numpy(grouped.forward(on_device(x)))
+    dx = to_numpy(grouped.backward(on_device(dout)))
+    c = 12 // groups
+    for g in range(groups):
+        part = slice(g * c, (g + 1) * c)
+        alone = LocalResponseNorm(5, 1.0, 0.75, 1.0)
+        np.testing.assert_allclose(out[:, part], to_numpy(alone.forward(on_device(x[:, part]))), rtol=1e-12)
+        np.testing.assert_allclose(dx[:, part], to_numpy(alone.backward(on_device(dout[:, part]))), rtol=1e-12)
+    plain = to_numpy(LocalResponseNorm(5, 1.0, 0.75, 1.0).forward(on_device(x)))
+    changed = np.flatnonzero(np.abs(out - plain).max(axis=(0, 2, 3)) > 1e-12)
+    near_an_edge = [i for i in range(12) if any(j // c != i // c for j in range(max(0, i - 2), min(12, i + 3)))]
+    assert list(changed) == near_an_edge
+
+
 @pytest.mark.parametrize("channels, size, alpha, beta, k", [
     (7, 5, 1e-4, 0.75, 2.0),  # the paper's values
     (7, 5, 1.0, 0.75, 1.0),   # large alpha: the term through the neighbours' denominators matters
@@ -191,6 +212,7 @@ def test_first_layer_can_skip_input_gradient(on_device, device):
     (lambda: MaxPool2d(3, 2), (2, 3, 2, 2), np.float32, "larger than the padded input"),
     (lambda: Linear(10, 2), (2, 9), np.float32, "9 features, expected 10"),
     (lambda: LocalResponseNorm(), (2, 3), np.float32, "4-D input"),
+    (lambda: LocalResponseNorm(groups=2), (2, 3, 4, 4), np.float32, "groups=2 must divide the 3 channels"),
 ])
 def test_bad_input_errors(on_device, device, make, x_shape, dtype, message):
     layer = make().to(device)

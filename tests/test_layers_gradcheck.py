@@ -72,6 +72,12 @@ def test_lrn(on_device, alpha, beta, k, size):
     assert_small(check_layer(LocalResponseNorm(size, alpha, beta, k), x))
 
 
+def test_lrn_in_two_groups(on_device):
+    """alexnet()'s LRN (groups=2) with a large alpha, so that a window reaching across a group's edge shows."""
+    x = randn(on_device, 2, 8, 3, 4) * 2
+    assert_small(check_layer(LocalResponseNorm(5, 0.5, 0.75, 2.0, groups=2), x))
+
+
 def test_dropout_with_fixed_mask(on_device):
     layer = Dropout(0.5)
     fixed_mask = lambda: setattr(layer, "rng", np.random.default_rng(3))  # same mask every forward

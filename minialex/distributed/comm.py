@@ -14,15 +14,17 @@ through NCCL (``cupy.cuda.nccl``), which moves GPU memory between GPUs
 directly: the array's module decides, as in the layers
 (``minialex.backend.get_array_module``). One process drives one GPU.
 
-``bytes_sent`` counts what this process sends, in the ring algorithms that
-NCCL uses and MPI's large-message collectives resemble: for P processes and an
-array of S bytes, allreduce 2 (P-1)/P S, allgather (P-1) S, reduce-scatter
-(P-1)/P S, broadcast (P-1)/P S (on average over the processes). With P = 2:
-what one process hands the other.
+``calls`` counts the collectives by name, and ``bytes_sent`` what this
+process sends, in the ring algorithms that NCCL uses and MPI's large-message
+collectives resemble: for P processes and an array of S bytes (for allgather,
+each process's part), allreduce 2 (P-1)/P S, allgather (P-1) S,
+reduce-scatter (P-1)/P S, broadcast (P-1)/P S (on average over the
+processes). With P = 2: what one process hands the other.
 
 Nothing here imports mpi4py or CuPy until a parallel run asks for them, so
 the rest of minialex works without either.
 """
+import collections
 import sys
 
 import numpy as np
@@ -45,7 +47,7 @@ class Communicator:
     def __init__(self, mpi_comm):
         self.mpi = mpi_comm
         self.rank, self.size = mpi_comm.Get_rank(), mpi_comm.Get_size()
-        self.bytes_sent = 0
+        self.calls, self.bytes_sent = collections.Counter(), 0
         self.stopped_together = False  # set when every process agreed to stop (Ctrl-C): see leave()
         self._mpi = _MPI(mpi_comm)
         self._nccl = None  # made on the first CuPy array, by every process at once
@@ -63,7 +65,7 @@ class Communicator:
             raise ValueError(f"allreduce: op must be 'sum' or 'mean', got {op!r}")
         x = _contiguous(x)
         self._transport(x).allreduce(x)
-        self.bytes_sent += 2 * (self.size - 1) * x.nbytes // self.size
+        self._count("allreduce", 2 * (self.size - 1) * x.nbytes // self.size)
         if op == "mean":
             x /= self.size
         return x
@@ -74,7 +76,7 @@ class Communicator:
         xp, x = get_array_module(x), _contiguous(x)
         parts = xp.empty((self.size, *x.shape), dtype=x.dtype)
         self._transport(x).allgather(x, parts)
-        self.bytes_sent += (self.size - 1) * x.nbytes
+        self._count("allgather", (self.size - 1) * x.nbytes)
         shape = x.shape[:axis] + (self.size * x.shape[axis],) + x.shape[axis + 1:]
         return xp.moveaxis(parts, 0, axis).reshape(shape)  # (P, ..., n, ...) -> (..., P * n, ...)
 
@@ -91,15 +93,19 @@ class Communicator:
         blocks = xp.ascontiguousarray(xp.moveaxis(blocks, axis, 0))  # (P, ..., n, ...): block r contiguous
         mine = xp.empty(blocks.shape[1:], dtype=x.dtype)
         self._transport(x).reduce_scatter(blocks, mine)
-        self.bytes_sent += (self.size - 1) * x.nbytes // self.size
+        self._count("reduce_scatter", (self.size - 1) * x.nbytes // self.size)
         return mine
 
     def broadcast(self, x, root=0):
         """x (any shape) -> the root's x, in x."""
         x = _contiguous(x)
         self._transport(x).broadcast(x, root)
-        self.bytes_sent += (self.size - 1) * x.nbytes // self.size
+        self._count("broadcast", (self.size - 1) * x.nbytes // self.size)
         return x
+
+    def _count(self, name, nbytes):
+        self.calls[name] += 1
+        self.bytes_sent += nbytes
 
     def barrier(self):
         """Return when every process has called it."""

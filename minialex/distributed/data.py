@@ -58,8 +58,8 @@ class DataParallel(Parallel):
 
     def reduce(self, loss, errors):
         """After backward: every gradient, the loss and the error count in ONE buffer,
-        summed over the processes by ONE all-reduce (one call per parameter would pay
-        the call's latency sixteen times over), then copied back into the gradients.
+        summed over the processes by ONE all-reduce (one call per parameter, sixteen for
+        AlexNet, would pay a call's fixed cost each time), then copied back into the gradients.
         ``loss``: the mean over this process's images; returns the batch's mean loss
         and its number of errors."""
         grads = [owner.grads[key] for _, owner, key in self._model.parameters()]
@@ -90,7 +90,7 @@ class DataParallel(Parallel):
             raise RuntimeError(f"data parallelism broke: after epoch {state['epoch']}, batch "
                                f"{(state['position'] or {}).get('batch', 0)}, the processes' weights differ "
                                f"(SHA-256 of weights, momentum, dropout generators and learning rate: {seen}). "
-                               "They must stay identical; the last checkpoint was not overwritten")
+                               "They must stay identical: this state was not saved")
         return state
 
 

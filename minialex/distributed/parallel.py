@@ -78,7 +78,7 @@ class Parallel(OneProcess):
 def make_parallel(kind):
     """The hooks for ``--parallel kind`` ("none", "data" or "model"). A parallel
     kind fails at once, saying what to do, without mpi4py or outside mpiexec."""
-    from .data import DataParallel
+    from .data import DataParallel  # imported here: both modules build on this one
     from .model import ModelParallel
     if kind not in KINDS:
         raise ValueError(f"parallel must be one of {', '.join(KINDS)}, got {kind!r}")
