@@ -31,7 +31,7 @@ INITS = ("paper", "caffe")
 
 
 def alexnet(num_classes=1000, activation="relu", lrn=True, overlap=True, dropout=0.5, seed=0, dtype=np.float32,
-            init="paper"):
+            init="paper", lrn_groups=2):
     """AlexNet exactly as the paper describes it (section 3.5, Figure 2).
 
     Input (N, 3, 227, 227) -> logits (N, num_classes). Layers 2, 4 and 5 are
@@ -40,8 +40,9 @@ def alexnet(num_classes=1000, activation="relu", lrn=True, overlap=True, dropout
     in the paper each GPU normalises over its own 48 or 128 kernel maps, so a
     window stops at the middle. (This changes alexnet() from earlier versions,
     whose window crossed the middle; only the two maps on either side of it
-    are affected.) With it, the two-process split of
-    ``minialex.distributed.split_alexnet`` is exactly this network.
+    are affected; ``lrn_groups=1`` gives the earlier network.) With it, the
+    two-process split of ``minialex.distributed.split_alexnet`` is exactly this
+    network.
 
     init="paper" (section 5): weights from N(0, 0.01^2); biases 1 in conv2, conv4,
     conv5, fc6 and fc7 (to give the ReLUs positive inputs early), 0 elsewhere.
@@ -64,7 +65,7 @@ def alexnet(num_classes=1000, activation="relu", lrn=True, overlap=True, dropout
     conv = lambda *a, bias=0.0, **k: Conv2d(*a, bias_init=bias, rng=rng, dtype=dtype, **k)
     fc = lambda *a, bias=0.0, std=0.01: Linear(*a, weight_std=std, bias_init=bias, rng=rng, dtype=dtype)
     act = lambda: _activation(activation)
-    norm = lambda: LocalResponseNorm(5, 1e-4, 0.75, 2.0, groups=2) if lrn else None  # each GPU's maps (3.2)
+    norm = lambda: LocalResponseNorm(5, 1e-4, 0.75, 2.0, groups=lrn_groups) if lrn else None  # each GPU's maps
     drop = lambda: Dropout(dropout, rng=rng) if dropout else None
     named = [
         ("conv1", conv(3, 96, 11, stride=4)), ("relu1", act()), ("norm1", norm()), ("pool1", _pool(MaxPool2d, overlap)),

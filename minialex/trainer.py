@@ -83,6 +83,8 @@ class TrainConfig:
     model: str = "figure1"            # "figure1" or "alexnet"
     activation: str = "relu"          # "relu" or "tanh"
     lrn: bool = None                  # None: the model's default (AlexNet yes, Figure 1 net no)
+    lrn_groups: int = None            # alexnet: None = 2 (each GPU's maps, section 3.2); 1 = across all maps,
+                                      # as alexnet() was before LRN had groups (runs from then say so)
     overlap: bool = True              # 3x3 stride-2 pooling (paper) or 2x2 stride-2
     dropout: float = None             # None: the model's default (AlexNet 0.5, Figure 1 net 0)
     init: str = "paper"               # alexnet: "paper" (section 5) or "caffe" (biases 0.1; see models.alexnet)
@@ -349,7 +351,9 @@ class Trainer:
         cfg = self.config
         options = {k: v for k, v in (("lrn", cfg.lrn), ("dropout", cfg.dropout)) if v is not None}
         if cfg.model == "alexnet":
-            return alexnet(classes, cfg.activation, overlap=cfg.overlap, seed=cfg.seed, init=cfg.init, **options)
+            groups = {} if cfg.lrn_groups is None else {"lrn_groups": cfg.lrn_groups}
+            return alexnet(classes, cfg.activation, overlap=cfg.overlap, seed=cfg.seed, init=cfg.init, **options,
+                           **groups)
         return figure1_net(cfg.activation, channels, classes, self.crop, overlap=cfg.overlap, seed=cfg.seed,
                            **options)
 

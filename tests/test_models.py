@@ -116,3 +116,9 @@ def test_the_papers_biases_make_every_image_look_alike():
         if init == "paper":
             assert cosine.min() > 0.999
     assert lengths["paper"] > 50 * lengths["caffe"]
+
+
+def test_alexnet_lrn_within_each_gpu_or_across_both():
+    assert alexnet(num_classes=10)["norm1"].groups == 2, "the paper's: each GPU normalises its own maps"
+    earlier = alexnet(num_classes=10, lrn_groups=1)
+    assert earlier["norm1"].groups == 1 and earlier["norm2"].groups == 1
