@@ -23,20 +23,20 @@ as small tagged objects, ``{"$tuple": [...]}`` and the like (see ``_encode``).
 JSON integers have no size limit in Python, which the random generators' states
 need: their 128-bit integers come back exactly.
 
-The file is written atomically: to a temporary file first, then renamed over
-the old one. A crash or Ctrl-C during the write leaves the previous checkpoint
-intact, never half of a new one.
+The file is written atomically (``files.atomic_write``): to a temporary file
+first, then renamed over the old one. A crash or Ctrl-C during the write leaves
+the previous checkpoint intact, never half of a new one.
 """
 import hashlib
 import json
 import math
 import os
-import tempfile
 import zipfile
 
 import numpy as np
 
 from .backend import to_device, to_numpy
+from .files import atomic_write
 from .layers import Dropout
 
 FORMAT = "minialex checkpoint 1"  # the header's "format": what this module can read
@@ -146,19 +146,8 @@ def save(path, state):
     structure = _encode(state, arrays, "state")
     header = {"format": FORMAT, "sha256": _checksum(structure, arrays), "state": structure}
     header_bytes = np.frombuffer(json.dumps(header, allow_nan=False).encode("utf-8"), np.uint8)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".checkpoint-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, header=header_bytes, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_write(path) as f:
+        np.savez(f, header=header_bytes, **arrays)
 
 
 def load(path):

@@ -2,6 +2,7 @@
 
 ``alexnet``      the ImageNet network of section 3.5 / Figure 2 (60,965,224 parameters).
 ``figure1_net``  the four-layer CIFAR-10 network of Figure 1 (ReLU against tanh).
+``build_model``  either, from the options of a run (a ``TrainConfig``).
 
 Both take the paper's ablation switches: ``lrn`` (section 3.3), ``overlap``
 (3x3 stride-2 pooling instead of 2x2 stride-2, section 3.4), ``dropout``
@@ -125,3 +126,21 @@ def _sequential(named):
 
 
 MODELS = {"alexnet": alexnet, "figure1": figure1_net}
+
+
+def build_model(options, channels, classes, input_size):
+    """The network of a run, with its initial weights. ``options``: a TrainConfig, or anything with its
+    fields model, activation, lrn, lrn_groups, overlap, dropout, init and seed (lrn, lrn_groups and dropout
+    None: the network's default). ``channels``, ``classes`` and ``input_size`` (pixels a side) come from the
+    data: the Figure 1 net sizes its classifier to the input, AlexNet's is fixed (227).
+
+    The Trainer builds its network here, and so does whatever rebuilds a trained one from its checkpoint,
+    so both get the same network from the same options."""
+    if options.model not in MODELS:
+        raise ValueError(f"model must be one of {', '.join(MODELS)}, got {options.model!r}")
+    chosen = {key: getattr(options, key) for key in ("lrn", "dropout") if getattr(options, key) is not None}
+    common = dict(activation=options.activation, overlap=options.overlap, seed=options.seed, **chosen)
+    if options.model == "alexnet":
+        groups = {} if options.lrn_groups is None else {"lrn_groups": options.lrn_groups}
+        return alexnet(classes, init=options.init, **common, **groups)
+    return figure1_net(in_channels=channels, num_classes=classes, input_size=input_size, **common)

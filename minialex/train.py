@@ -26,9 +26,10 @@ import time
 from .backend import default_device
 from .data import DATASETS
 from .distributed import KINDS, leave, make_parallel
+from .evaluation import evaluate, load_validation_set, one_class_warning
 from .models import ACTIVATIONS, INITS, MODELS
-from .trainer import (CHECKPOINT, SCHEDULES, WHERE_IT_RUNS, TrainConfig, Trainer, TrainingInterrupted, check_run_dir,
-                      option_name, run_lock)
+from .trainer import (CHECKPOINT, SCHEDULES, WHERE_IT_RUNS, TrainConfig, Trainer, TrainingInterrupted, check_config,
+                      check_run_dir, load_model, option_name, run_lock)
 
 
 def device_name(name):
@@ -141,7 +142,7 @@ def run(a):
         unused = [option_name(k) for k in given if k not in WHERE_IT_RUNS]
         if unused:
             raise ValueError(f"--eval-only evaluates the run as it was saved, so {', '.join(unused)} cannot apply")
-        return evaluate(Trainer.resume(a.out, progress=not a.no_progress, parallel=parallel, **given), a.ten_crop)
+        return evaluate_run(a.out, given, a.ten_crop, parallel, progress=not a.no_progress)
     out = a.out or parallel.from_main(os.path.join("runs", f"{given.get('model', 'figure1')}-"
                                                            f"{given.get('dataset', 'embedded')}-"
                                                            f"{time.strftime('%Y%m%d-%H%M%S')}"))
@@ -172,17 +173,27 @@ def describe(trainer):
     print(f"SGD lr {trainer.optimizer.lr:g} momentum {c.momentum:g} weight decay {c.weight_decay:g}, batch "
           f"{c.batch_size}, schedule {c.schedule}; run directory {trainer.run_dir}")
     if trainer.position:
-        print(f"resuming in epoch {trainer.epoch + 1}, after batch {trainer.position['batch']}")
+        print(f"resuming in epoch {trainer.epoch + 1}, after batch {trainer.position.batch}")
     elif trainer.epoch:
         print(f"resuming after epoch {trainer.epoch}")
 
 
-def evaluate(trainer, ten_crops):
+def evaluate_run(run_dir, where, ten_crops, parallel, progress=True):
+    """--eval-only: the checkpoint's network on the validation set. It needs the checkpoint and the
+    validation images, no training image. ``where``: the options given of WHERE_IT_RUNS (--device, and
+    where the data set is now)."""
+    saved = load_model(run_dir, where.get("device"))
+    config = dataclasses.replace(saved.config, **where)
+    check_config(config)  # --data-dir for the embedded sample, say
+    test = load_validation_set(config, saved.classes)
+    model = parallel.model(saved.model)  # the model split: this process's half
     views = [("centre crop", False)] + ([("ten crops", True)] if ten_crops else [])
     for name, flag in views:
-        r = trainer.evaluate(ten_crops=flag)
-        trainer.warn_if_one_class(r)
-        print(f"{trainer.test_set.name} (validation, {name}): top-1 error {r['top1_error']:.4f}  "
+        r = evaluate(model, test, saved.mean, saved.crop, config.device, flag, progress=progress)
+        warning = None if flag else one_class_warning(r, len(saved.classes), config.model)  # the centre crop's
+        if warning:
+            print(f"\nwarning: {warning}")
+        print(f"{test.name} (validation, {name}): top-1 error {r['top1_error']:.4f}  "
               f"top-5 error {r['top5_error']:.4f}  loss {r['loss']:.4f}")
     return 0
 

@@ -4,6 +4,7 @@ run stop anywhere (Ctrl-C included) and continue bit for bit.
     trainer = Trainer(TrainConfig(epochs=5), run_dir="runs/demo")
     trainer.fit()
     Trainer.resume("runs/demo", epochs=10).fit()   # five more epochs
+    saved = load_model("runs/demo")   # the network, its mean image, crop and classes: no data needed
 
 Reproducibility: the shuffle and the augmentation of epoch e come from
 generators seeded by (seed, e); dropout's generators, the momentum buffers and
@@ -19,9 +20,9 @@ its checkpoint (tests/test_reliability.py checks each point):
 * One process at a time trains in a run directory (``run_lock``). The lock
   dies with its process, kill -9 included, and whoever takes it next removes
   the temporary files of a write that a kill -9 cut short.
-* Files are written to a temporary file and renamed, and ``fit`` rewrites
-  metrics.jsonl and curves.png from the checkpoint when it starts, in case a
-  kill -9 came between the checkpoint and them.
+* Files are written to a temporary file and renamed (``files.atomic_write``),
+  and ``fit`` rewrites metrics.jsonl and curves.png from the checkpoint when it
+  starts, in case a kill -9 came between the checkpoint and them.
 * Every option value is checked before any work (``check_config``).
 """
 import contextlib
@@ -31,7 +32,6 @@ import glob
 import json
 import math
 import os
-import pathlib
 import signal
 import threading
 import time
@@ -47,16 +47,17 @@ except ImportError:  # pragma: no cover - depends on the system
 from . import checkpoint
 from .backend import check_device, get_array_module, to_device, to_numpy
 from .data import (center_crop, epoch_order, load_dataset, mean_image, pca_lighting, pca_lighting_basis,
-                   random_crop_flip, ten_crop)
+                   random_crop_flip, to_float)
 from .distributed import OneProcess
-from .layers import Flatten, Linear, SoftmaxCrossEntropy
-from .models import ACTIVATIONS, INITS, MODELS, alexnet, figure1_net
+from .evaluation import ONE_CLASS_FRACTION, evaluate, one_class_warning
+from .files import TEMPORARY_FILES, atomic_write
+from .layers import Flatten, Linear, Sequential, SoftmaxCrossEntropy
+from .models import ACTIVATIONS, INITS, MODELS, alexnet, build_model, figure1_net
 from .optim import SGD, ConstantSchedule, ReduceOnPlateau, StepSchedule, warmup_factor
 from .plots import plot_learning_curves
 
 CHECKPOINT = "checkpoint.npz"
 LOCK = "run.lock"
-TEMPORARY_FILES = ".*.tmp"  # checkpoint.save's .checkpoint-*.tmp and _write_then_rename's .NAME.tmp
 
 
 class TrainingDiverged(RuntimeError):
@@ -193,6 +194,12 @@ def input_problem(model, size):
     return None
 
 
+def input_size(config, height):
+    """The side of the network's input for images ``height`` pixels high: --crop if given, else 227 for
+    the paper's 256x256 images (section 4.1), else the images' own size."""
+    return config.crop or (227 if height >= 256 else height)
+
+
 @functools.lru_cache(maxsize=None)
 def smallest_input(model, overlap):
     """The smallest image size (pixels a side) that the network ``model`` accepts, tried on probe networks.
@@ -269,16 +276,9 @@ def _remove_temporary_files(run_dir, log):
             + ", ".join(os.path.basename(path) for path in leftovers))
 
 
-def _write_then_rename(path, write):
-    """``write(temporary path)``, then rename that file to ``path``. A rename replaces a file in one step,
-    so a process killed midway leaves the old file whole (and a temporary file, which run_lock removes)."""
-    tmp = os.path.join(os.path.dirname(os.fspath(path)), f".{os.path.basename(path)}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
-
-
 def _write_text(path, text):
-    _write_then_rename(path, lambda tmp: pathlib.Path(tmp).write_text(text))
+    with atomic_write(path) as f:
+        f.write(text.encode())
 
 
 def _json_line(record):
@@ -306,6 +306,53 @@ def _check_config_json(run_dir, config):
                          + ". Was the checkpoint copied from another run? Put it back beside its own config.json")
 
 
+@dataclasses.dataclass
+class EpochProgress:
+    """How far the current epoch has come: all that a checkpoint saved in the middle of an epoch needs to
+    finish it as an uninterrupted run would. The sums run over the epoch's images so far; the window's
+    over those since the last recorded point (the running training error)."""
+    batch: int                 # batches done
+    rng_state: dict            # the state of the augmentation's generator after them
+    loss_sum: float = 0.0      # each batch's mean loss times its number of images, summed
+    error_sum: float = 0.0     # misclassified images
+    seen: int = 0              # images
+    window_loss: float = 0.0
+    window_errors: float = 0.0
+    window_seen: int = 0
+    points: int = 0            # points recorded in this epoch
+
+    @classmethod
+    def start(cls, seed, epoch):
+        """No batch done yet; the augmentation of this epoch draws from a generator seeded by (seed, epoch)."""
+        return cls(0, np.random.default_rng([seed, epoch, 1]).bit_generator.state)
+
+    @classmethod
+    def from_state(cls, saved):
+        """From its dict in a checkpoint, or from the dict of lists that checkpoints held before this class
+        ({"batch", "rng", "sums": [loss, errors, images], "window": [the same], "points"})."""
+        if "sums" not in saved:
+            return cls(**saved)
+        (loss, errors, seen), (window_loss, window_errors, window_seen) = saved["sums"], saved["window"]
+        return cls(saved["batch"], saved["rng"], loss, errors, seen, window_loss, window_errors, window_seen,
+                   saved["points"])
+
+    def add(self, loss, errors, images):
+        """Count a batch of ``images`` images with mean loss ``loss`` and ``errors`` misclassified."""
+        self.loss_sum += loss * images
+        self.error_sum += errors
+        self.seen += images
+        self.window_loss += loss * images
+        self.window_errors += errors
+        self.window_seen += images
+
+    def close_window(self):
+        """(mean loss, error rate) of the window, which starts again empty: a recorded point."""
+        point = self.window_loss / self.window_seen, self.window_errors / self.window_seen
+        self.window_loss, self.window_errors, self.window_seen = 0.0, 0.0, 0
+        self.points += 1
+        return point
+
+
 class Trainer:
     def __init__(self, config, run_dir, data=None, progress=True, log=print, parallel=None):
         check_config(config)
@@ -325,12 +372,12 @@ class Trainer:
             self._warn("subset", f"--subset {config.subset} is smaller than the number of classes ({classes}): "
                                  "some classes get no training image, so the network cannot learn them")
         c, h, w = self.train_set.images.shape[1:]
-        self.crop = config.crop or (227 if h >= 256 else h)
+        self.crop = input_size(config, h)
         # Small images keep their size when augmented: pad by 1/8, then crop back.
         self.pad = h // 8 if (config.augment and self.crop == h) else 0
         self.mean = mean_image(self.train_set.images)
         self.pca = pca_lighting_basis(self.train_set.images) if config.pca_lighting else None
-        self.model = self._build_model(c, classes)
+        self.model = build_model(config, c, classes, self.crop)
         self._check_input_size(h, w)
         self.model = self.parallel.model(self.model)  # the model split: this process's half of it
         self.model.to(config.device)
@@ -340,22 +387,12 @@ class Trainer:
         self.epoch = 0          # epochs completed
         self.history = []       # one dict per completed epoch
         self.points = []        # running training error, points_per_epoch per epoch
-        self.position = None    # where an interrupted epoch stopped
+        self.position = None    # where an interrupted epoch stopped: an EpochProgress
         self.stopped = False
         self.saved = None       # (epoch, batch) that the last checkpoint holds; None: none saved
         self.signal_received = None  # set by Ctrl-C or SIGTERM; honoured between two batches
         self.high_loss_batches = 0   # consecutive batches with a loss far above chance's
         self.diverging_batches = 0   # consecutive batches with a loss far above its starting value
-
-    def _build_model(self, channels, classes):
-        cfg = self.config
-        options = {k: v for k, v in (("lrn", cfg.lrn), ("dropout", cfg.dropout)) if v is not None}
-        if cfg.model == "alexnet":
-            groups = {} if cfg.lrn_groups is None else {"lrn_groups": cfg.lrn_groups}
-            return alexnet(classes, cfg.activation, overlap=cfg.overlap, seed=cfg.seed, init=cfg.init, **options,
-                           **groups)
-        return figure1_net(cfg.activation, channels, classes, self.crop, overlap=cfg.overlap, seed=cfg.seed,
-                           **options)
 
     def _check_input_size(self, height, width):
         """The crop must fit in the images, and the network must take it (AlexNet's fc6 fixes its size)."""
@@ -373,7 +410,7 @@ class Trainer:
         """uint8 images -> float input on the device, centred, augmented as configured; only ``rows`` of it
         go to the device (data parallelism: all are augmented, so that the random numbers do not depend on
         how the processes share the batch)."""
-        x = images.astype(np.float32) - self.mean
+        x = to_float(images, self.mean)
         if self.config.augment:
             x = random_crop_flip(x, self.crop, rng, flip=True, pad=self.pad)
         elif self.crop != x.shape[2]:
@@ -416,43 +453,39 @@ class Trainer:
         n = len(self.train_set)
         order = epoch_order(n, cfg.seed, epoch)
         starts = list(range(0, n, cfg.batch_size))
-        pos = self.position or {"batch": 0, "rng": np.random.default_rng([cfg.seed, epoch, 1]).bit_generator.state,
-                                "sums": [0.0, 0.0, 0], "window": [0.0, 0.0, 0], "points": 0}
+        progress = self.position or EpochProgress.start(cfg.seed, epoch)
         rng = np.random.default_rng()
-        rng.bit_generator.state = pos["rng"]
-        bar = tqdm(total=len(starts), initial=pos["batch"], desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch",
+        rng.bit_generator.state = progress.rng_state
+        bar = tqdm(total=len(starts), initial=progress.batch, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch",
                    disable=None if self.progress else True, leave=False, dynamic_ncols=True)
         self.model.train()
-        tick, seen = time.perf_counter(), 0
+        tick, trained = time.perf_counter(), 0  # images trained on in this call, for the speed
         try:
-            for b in range(pos["batch"], len(starts)):
+            for b in range(progress.batch, len(starts)):
                 idx = order[starts[b]:starts[b] + cfg.batch_size]
                 rows = self.parallel.shard(len(idx))  # this process's images of the batch (one process: all)
                 x = self._train_batch(self.train_set.images[idx], rng, rows)
                 y = to_device(self.train_set.labels[idx[rows]], cfg.device)
                 lr = self.optimizer.lr * warmup_factor(epoch * len(starts) + b, round(cfg.warmup * len(starts)))
                 loss, errors = self._step(x, y, lr, f"epoch {epoch + 1}, batch {b + 1}")
-                for acc in (pos["sums"], pos["window"]):
-                    acc[0] += loss * len(idx)
-                    acc[1] += errors
-                    acc[2] += len(idx)
-                pos["batch"], pos["rng"] = b + 1, rng.bit_generator.state
-                seen += len(idx)
+                progress.add(loss, errors, len(idx))
+                progress.batch, progress.rng_state = b + 1, rng.bit_generator.state
+                trained += len(idx)
                 bar.update()
-                bar.set_postfix(loss=f"{pos['sums'][0] / pos['sums'][2]:.3f}",
-                                err=f"{pos['sums'][1] / pos['sums'][2]:.3f}",
-                                img_s=f"{seen / (time.perf_counter() - tick):.0f}")
-                if self._record_point(pos, len(starts), stop):
+                bar.set_postfix(loss=f"{progress.loss_sum / progress.seen:.3f}",
+                                err=f"{progress.error_sum / progress.seen:.3f}",
+                                img_s=f"{trained / (time.perf_counter() - tick):.0f}")
+                if self._record_point(progress, len(starts), stop):
                     self.stopped = True
                     break
                 if self.parallel.agree(self):  # every process stops after the same batch
-                    self.position = pos
+                    self.position = progress
                     return None
         finally:
             bar.close()
-        self.position = pos if self.stopped else None
-        return {"train_loss": pos["sums"][0] / pos["sums"][2], "train_error": pos["sums"][1] / pos["sums"][2],
-                "images_per_s": seen / (time.perf_counter() - tick)}
+        self.position = progress if self.stopped else None
+        return {"train_loss": progress.loss_sum / progress.seen, "train_error": progress.error_sum / progress.seen,
+                "images_per_s": trained / (time.perf_counter() - tick)}
 
     # -- guard rails ----------------------------------------------------------------
 
@@ -460,7 +493,6 @@ class Trainer:
     HIGH_LOSS_BATCHES = 5     # for this many batches in a row
     DIVERGED_FACTOR = 10      # "diverged": this many times both the first recorded loss and ln(classes)
     DIVERGED_BATCHES = 10     # for this many batches in a row
-    ONE_CLASS_FRACTION = 0.9  # "predicts one class": this share of the validation images
 
     def _warn(self, key, message):
         if key not in self.warned:
@@ -508,61 +540,30 @@ class Trainer:
                 (f"at epoch {epoch + 1}, batch {batch}." if batch else f"after epoch {epoch}."))
 
     def warn_if_one_class(self, result):
-        """A network that gives (nearly) every image the same class has learned nothing about the images.
-        ``result``: what ``evaluate`` returned."""
-        share, top, n = result["top_class_share"], result["top_class"], result["images"]
-        if n >= 20 and len(self.train_set.classes) > 1 and share >= self.ONE_CLASS_FRACTION:
-            chance = math.log(len(self.train_set.classes))
-            self._warn("one class", (
-                f"the network predicts '{top}' for {share:.0%} of the {n} validation images: it has not learned "
-                f"to tell the images apart. If the training loss stays near ln({len(self.train_set.classes)}) = "
-                f"{chance:.2f}, train longer or change the learning rate; if it rose far above that, lower --lr "
-                f"or add --warmup 1" + (" or --init caffe" if self.config.model == "alexnet" else "")))
+        """Warn (once) if the network gives (nearly) every image the same class. ``result``: what
+        ``evaluate`` returned."""
+        message = one_class_warning(result, len(self.train_set.classes), self.config.model)
+        if message:
+            self._warn("one class", message)
 
-    def _record_point(self, pos, num_batches, stop):
+    def _record_point(self, progress, num_batches, stop):
         """Every 1/points_per_epoch of an epoch, record the training error of the
         batches since the last point (the running error, as cuda-convnet printed it)."""
-        k = pos["points"] + 1
-        if pos["batch"] < round(k * num_batches / self.config.points_per_epoch) and pos["batch"] < num_batches:
+        due = round((progress.points + 1) * num_batches / self.config.points_per_epoch)  # the next point's batch
+        if progress.batch < due and progress.batch < num_batches:
             return False
-        loss_sum, err_sum, count = pos["window"]
-        point = {"epoch": self.epoch + pos["batch"] / num_batches, "train_loss": loss_sum / count,
-                 "train_error": err_sum / count}
+        loss, error = progress.close_window()
+        point = {"epoch": self.epoch + progress.batch / num_batches, "train_loss": loss, "train_error": error}
         self.points.append(point)
-        pos["window"], pos["points"] = [0.0, 0.0, 0], k
         return bool(stop and stop(self, point))
 
     # -- evaluation ---------------------------------------------------------------
 
     def evaluate(self, dataset=None, ten_crops=False, batch_size=256):
-        """{"loss", "top1_error", "top5_error"} on ``dataset`` (the validation set by
-        default), centre crop, or the paper's ten-crop average of softmax outputs."""
-        dataset = dataset or self.test_set
-        self.model.eval()
-        totals = np.zeros(3)
-        predicted = []
-        batches = tqdm(range(0, len(dataset), batch_size), desc=f"evaluating on {dataset.name}", unit="batch",
-                       disable=None if self.progress else True, leave=False, dynamic_ncols=True)
-        for start in batches:
-            x = dataset.images[start:start + batch_size].astype(np.float32) - self.mean
-            y = dataset.labels[start:start + batch_size]
-            views = ten_crop(x, self.crop) if ten_crops else center_crop(x, self.crop)[None]
-            probs = sum(self._softmax(to_device(np.ascontiguousarray(v), self.config.device)) for v in views)
-            probs = to_numpy(probs) / len(views)
-            top5 = np.argsort(-probs, axis=1)[:, :5]
-            predicted.append(top5[:, 0])
-            totals += [-np.log(probs[np.arange(len(y)), y] + 1e-12).sum(),
-                       (top5[:, 0] != y).sum(), (top5 != y[:, None]).all(axis=1).sum()]
-        self.model.train()
-        counts = np.bincount(np.concatenate(predicted), minlength=len(dataset.classes))
-        loss, top1, top5 = totals / len(dataset)
-        return {"loss": float(loss), "top1_error": float(top1), "top5_error": float(top5), "images": len(dataset),
-                "top_class": dataset.classes[int(counts.argmax())], "top_class_share": float(counts.max() / len(dataset))}
-
-    def _softmax(self, x):
-        logits = self.model.forward(x)
-        e = np.exp(to_numpy(logits - logits.max(axis=1, keepdims=True)).astype(np.float64))
-        return e / e.sum(axis=1, keepdims=True)
+        """``evaluation.evaluate`` of the network on ``dataset`` (the validation set by default): the
+        loss and top-1 and top-5 errors of the centre crop, or of the paper's ten crops."""
+        return evaluate(self.model, dataset or self.test_set, self.mean, self.crop, self.config.device, ten_crops,
+                        batch_size, self.progress)
 
     # -- the whole run ------------------------------------------------------------
 
@@ -629,7 +630,7 @@ class Trainer:
             # Early on a network may well answer one class for a while: warn when it persists (two epochs
             # in a row) or when the run ends that way.
             previous = self.history[-1].get("val_top_class_share", 0) if self.history else 0
-            if min(previous, val["top_class_share"]) >= self.ONE_CLASS_FRACTION or self.epoch == self.config.epochs:
+            if min(previous, val["top_class_share"]) >= ONE_CLASS_FRACTION or self.epoch == self.config.epochs:
                 self.warn_if_one_class(val)
             self.schedule.step(self.optimizer, self.epoch, val["top1_error"])
         else:
@@ -652,20 +653,29 @@ class Trainer:
         _write_text(os.path.join(self.run_dir, "metrics.jsonl"), "\n".join(lines) + "\n")
         if self.history and self.config.validate:
             title = f"{self.config.model} ({self.config.activation}) on {self.train_set.name}"
-            _write_then_rename(os.path.join(self.run_dir, "curves.png"),
-                               lambda path: plot_learning_curves(self.history, self.points, path, title))
+            with atomic_write(os.path.join(self.run_dir, "curves.png")) as f:
+                plot_learning_curves(self.history, self.points, f, title)
 
     def state(self):
+        """What a checkpoint holds: everything to continue the run, and (mean, crop, classes, trained_on
+        and the config's model options) everything to use its network without the training set
+        (``load_model``)."""
         return {"config": dataclasses.asdict(self.config), "model": checkpoint.model_state(self.model),
                 "optimizer": self.optimizer.state_dict(), "schedule": self.schedule.state_dict(),
                 "epoch": self.epoch, "history": self.history, "points": self.points,
-                "position": self.position, "stopped": self.stopped, "classes": self.train_set.classes}
+                "position": dataclasses.asdict(self.position) if self.position else None, "stopped": self.stopped,
+                "classes": self.train_set.classes, "mean": self.mean, "crop": self.crop,
+                "trained_on": self.train_set.name}
 
     def save(self):
         state = self.parallel.full_state(self.state())  # the whole model's state, from every process
         if self.parallel.is_main:
             checkpoint.save(os.path.join(self.run_dir, CHECKPOINT), state)
-        self.saved = (self.epoch, self.position["batch"] if self.position else 0)
+        self.saved = self._place()
+
+    def _place(self):
+        """(epoch, batch): where the run stands (batch 0: between two epochs)."""
+        return self.epoch, self.position.batch if self.position else 0
 
     @classmethod
     def resume(cls, run_dir, data=None, progress=True, log=print, parallel=None, **changes):
@@ -694,9 +704,10 @@ class Trainer:
                                           else state["optimizer"], config.device)
         # The new schedule has the new options; the checkpoint gives it the rest (best error, drops so far).
         trainer.schedule.load_state_dict({k: v for k, v in state["schedule"].items() if k not in changed})
-        for key in ("epoch", "history", "points", "position", "stopped"):
+        for key in ("epoch", "history", "points", "stopped"):
             setattr(trainer, key, state[key])
-        trainer.saved = (trainer.epoch, trainer.position["batch"] if trainer.position else 0)
+        trainer.position = EpochProgress.from_state(state["position"]) if state["position"] else None
+        trainer.saved = trainer._place()
         return trainer
 
 
@@ -706,3 +717,41 @@ def format_epoch(h, total_epochs):
     if "val_top1_error" in h:
         line += f"  val top-1 {h['val_top1_error']:.4f}  top-5 {h['val_top5_error']:.4f}"
     return line + f"  ({h['images_per_s']:.0f} img/s, {h['seconds']:.0f} s)"
+
+
+# -- a trained network, from its checkpoint alone ---------------------------------------------
+
+
+@dataclasses.dataclass
+class SavedModel:
+    """A run's network as its checkpoint holds it, with what it takes to use it."""
+    model: Sequential      # the network, its weights from the checkpoint
+    mean: np.ndarray       # float32 (C, H, W): the training set's mean image, subtracted from every input
+    crop: int              # the input's side in pixels
+    classes: list          # the class names, by label
+    config: TrainConfig    # the run's options
+    epoch: int             # epochs trained
+    trained_on: str        # the training set's name
+
+
+def load_model(run_dir, device=None, log=print):
+    """The SavedModel of the run in ``run_dir``, its network on ``device`` (None: the run's own).
+
+    It needs only the checkpoint. A checkpoint written before checkpoints held the mean image and the
+    crop gets them as the run computed them, from its training set, which is loaded for that (``log``
+    reports the loading)."""
+    state = checkpoint.load(os.path.join(run_dir, CHECKPOINT))
+    config = TrainConfig(**state["config"])
+    _check_config_json(run_dir, config)
+    device = device or config.device
+    check_device(device)
+    if "mean" in state:
+        mean, crop, trained_on = state["mean"], state["crop"], state["trained_on"]
+    else:
+        train = load_dataset(config.dataset, config.data_dir, config.download, config.subset, config.seed,
+                             config.val_dir, log=log)[0]
+        mean, crop, trained_on = mean_image(train.images), input_size(config, train.images.shape[2]), train.name
+    model = build_model(config, len(mean), len(state["classes"]), crop)
+    model.to(device)
+    checkpoint.load_model_state(model, state["model"], device)
+    return SavedModel(model, mean, crop, state["classes"], config, state["epoch"], trained_on)

@@ -6,7 +6,10 @@
 
 RUN_DIR is a run directory written by ``python -m minialex.train`` (it holds
 ``checkpoint.npz``); each command writes RUN_DIR/<command>.png unless ``--out``
-says otherwise.
+says otherwise. The network comes from the checkpoint alone
+(``load_saved_model``), so ``kernels`` reads no data, ``predictions`` only the
+validation images, and ``neighbours`` the training images too. ``load_run``
+gives a run's whole ``Trainer``, its data sets loaded.
 
 The library functions behind the commands work on any ``Sequential``:
 ``plot_kernels``, ``plot_predictions``, ``plot_neighbours``, ``features`` (the
@@ -22,8 +25,11 @@ from matplotlib.figure import Figure  # no pyplot: never touches the backend of 
 import numpy as np
 
 from .backend import default_device, device_of, to_device, to_numpy
-from .data import center_crop
+from .data import load_dataset
+from .data.batches import model_input
+from .evaluation import load_validation_set
 from .layers import Conv2d, Linear
+from .layers.loss import softmax
 
 DPI = 80
 COMMANDS = ("kernels", "predictions", "neighbours")
@@ -34,9 +40,26 @@ COMMANDS = ("kernels", "predictions", "neighbours")
 
 def load_run(run_dir, device=None):
     """The ``Trainer`` of a run directory, its model restored from ``checkpoint.npz``
-    (and its data set loaded, with the run's subset, mean image and crop)."""
+    and its data sets loaded (with the run's subset, mean image and crop)."""
+    from .trainer import Trainer  # here, so that plotting alone does not load the trainer
+
+    _check_run_dir(run_dir)
+    return Trainer.resume(run_dir, device=device or default_device(), progress=False, log=lambda *a: None)
+
+
+def load_saved_model(run_dir, device=None):
+    """The ``trainer.SavedModel`` of a run directory: its network, mean image, crop and
+    class names, from ``checkpoint.npz`` alone, with no data set loaded."""
+    from .trainer import load_model
+
+    _check_run_dir(run_dir)
+    return load_model(run_dir, device or default_device(), log=None)
+
+
+def _check_run_dir(run_dir):
+    """A clear error unless ``run_dir`` holds a run's checkpoint."""
     from .checkpoint import refuse_legacy_pickle
-    from .trainer import CHECKPOINT, Trainer  # here, so that plotting alone does not load the trainer
+    from .trainer import CHECKPOINT
 
     if not os.path.isdir(run_dir):
         raise FileNotFoundError(f"no run directory {run_dir}: train one first, e.g. "
@@ -45,18 +68,6 @@ def load_run(run_dir, device=None):
     if not os.path.exists(os.path.join(run_dir, CHECKPOINT)):
         raise FileNotFoundError(f"{run_dir} holds no {CHECKPOINT}: it is not a run directory of "
                                 "python -m minialex.train, or its first epoch has not finished yet")
-    return Trainer.resume(run_dir, device=device or default_device(), progress=False, log=lambda *a: None)
-
-
-def model_input(images, mean=None, crop=None):
-    """uint8 images (N, C, H, W) -> float32 network input: minus the mean image,
-    centre crop of size ``crop`` (the test-time view of a single-crop evaluation)."""
-    x = images.astype(np.float32)
-    if mean is not None:
-        x -= np.asarray(mean, np.float32)
-    if crop is not None and crop != x.shape[2]:
-        x = center_crop(x, crop)
-    return np.ascontiguousarray(x)
 
 
 def _model_device(model):
@@ -116,9 +127,7 @@ def image_features(model, images, mean=None, crop=None, batch_size=256):
 
 def predict_proba(model, x, batch_size=256):
     """Softmax probabilities (N, classes), in eval mode, as a float64 NumPy array."""
-    logits = _batched(model, x, model.layers, batch_size).astype(np.float64)
-    e = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
+    return softmax(_batched(model, x, model.layers, batch_size).astype(np.float64))
 
 
 def nearest_neighbours(query, reference, k=6, chunk=1024):
@@ -396,25 +405,28 @@ def parse_args(argv=None):
 
 
 def run(a):
-    """Carry out the parsed command ``a``; returns the path written."""
-    trainer = load_run(a.run_dir, a.device)
+    """Carry out the parsed command ``a``; returns the path written. The network comes from the
+    checkpoint alone; ``predictions`` loads the validation images, ``neighbours`` the training
+    images as well (the run's subset of them)."""
+    saved = load_saved_model(a.run_dir, a.device)
     out = a.out or os.path.join(a.run_dir, f"{a.command}.png")
-    model, classes = trainer.model, trainer.train_set.classes
-    name = f"{trainer.config.model} on {trainer.train_set.name}, epoch {trainer.epoch}"
+    model, classes, c = saved.model, saved.classes, saved.config
+    name = f"{c.model} on {saved.trained_on}, epoch {saved.epoch}"
     if a.command == "kernels":
         if first_conv(model).params["W"].shape[1] == 3:  # colour-specificity needs colour kernels
             write_kernel_colours(model, os.path.splitext(out)[0] + ".json", name)
         return plot_kernels(model, out, title=f"first-layer kernels: {name}")
-    test = trainer.test_set
-    pick = _pick(a.n, len(test), a.seed)
     if a.command == "predictions":
-        return plot_predictions(model, test.images[pick], test.labels[pick], classes, out, trainer.mean,
-                                trainer.crop, title=f"top-5 predictions (red bar: the true label); {name}")
-    train = trainer.train_set
+        test = load_validation_set(c, classes, log=None)
+        pick = _pick(a.n, len(test), a.seed)
+        return plot_predictions(model, test.images[pick], test.labels[pick], classes, out, saved.mean,
+                                saved.crop, title=f"top-5 predictions (red bar: the true label); {name}")
+    train, test = load_dataset(c.dataset, c.data_dir, c.download, c.subset, c.seed, c.val_dir, log=None)
+    pick = _pick(a.n, len(test), a.seed)
     if a.max_train and a.max_train < len(train):
         train = train.subset(a.max_train, seed=a.seed)
     return plot_neighbours(model, test.images[pick], test.labels[pick], train.images, train.labels, classes, out,
-                           a.k, trainer.mean, trainer.crop,
+                           a.k, saved.mean, saved.crop,
                            title=f"nearest training images by last-hidden-layer features; {name}")
 
 

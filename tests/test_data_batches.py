@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from minialex.data import ArrayDataset, epoch_order, minibatches, to_float
+from minialex.data import ArrayDataset, center_crop, epoch_order, minibatches, to_float
+from minialex.data.batches import model_input
 
 
 @pytest.fixture
@@ -47,3 +48,12 @@ def test_to_float_keeps_the_0_255_scale_and_subtracts_the_mean():
     assert centred.dtype == np.float64
     assert np.array_equal(centred[:, 0, 0], [[-5, 117.5], [5, -117.5]])
     assert images[0, 0, 0, 1] == 255, "the input is untouched"
+
+
+def test_model_input_is_the_centred_centre_crop():
+    images = np.random.default_rng(0).integers(0, 256, (3, 2, 6, 6)).astype(np.uint8)
+    mean = images.mean(axis=0).astype(np.float32)
+    x = model_input(images, mean, 4)
+    assert x.dtype == np.float32 and x.flags.c_contiguous and x.shape == (3, 2, 4, 4)
+    assert np.array_equal(x, center_crop(images.astype(np.float32) - mean, 4))
+    assert np.array_equal(model_input(images), images), "no mean, no crop: the pixels as floats"

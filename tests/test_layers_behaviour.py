@@ -6,6 +6,7 @@ from minialex.backend import to_numpy
 from minialex.layers import (AvgPool2d, Conv2d, Dropout, Flatten, Linear, LocalResponseNorm, MaxPool2d, ReLU,
                              Sequential, SoftmaxCrossEntropy, Tanh)
 from minialex.gradcheck import numerical_gradient
+from minialex.layers.loss import log_softmax, softmax
 from minialex.layers.naive import (avgpool2d_naive, conv2d_backward_naive, conv2d_naive, lrn_backward_naive, lrn_naive,
                                    maxpool2d_backward_naive, maxpool2d_naive)
 
@@ -245,6 +246,17 @@ def test_loss_label_errors(on_device):
         loss.forward(logits, on_device(np.array([0.0, 1.0, 2.0])))
     with pytest.raises(ValueError, match=r"shape \(3,\)"):
         loss.forward(logits, on_device(np.array([0, 1])))
+
+
+def test_softmax_is_stable_and_the_losss_probabilities(on_device):
+    logits = np.array([[1.0, 2.0, 3.0], [1000.0, 0.0, -1000.0]])  # exp(1000) alone would overflow
+    probs = to_numpy(softmax(on_device(logits)))
+    e = np.exp(logits[0] - 3)
+    np.testing.assert_allclose(probs[0], e / e.sum(), rtol=1e-15)
+    assert np.array_equal(probs[1], [1, 0, 0]) and np.isfinite(to_numpy(log_softmax(on_device(logits)))).all()
+    loss = SoftmaxCrossEntropy()
+    loss.forward(on_device(logits), on_device(np.array([2, 0])))
+    assert np.array_equal(to_numpy(loss._probs), probs), "the loss's softmax is this one"
 
 
 @pytest.mark.parametrize("stride, groups", [(1, 1), (2, 2)])

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from minialex.layers import Dropout, LocalResponseNorm, MaxPool2d
-from minialex.models import alexnet, figure1_net
+from minialex.models import alexnet, build_model, figure1_net
+from minialex.trainer import TrainConfig
 from minialex.summary import summary
 
 
@@ -122,3 +123,22 @@ def test_alexnet_lrn_within_each_gpu_or_across_both():
     assert alexnet(num_classes=10)["norm1"].groups == 2, "the paper's: each GPU normalises its own maps"
     earlier = alexnet(num_classes=10, lrn_groups=1)
     assert earlier["norm1"].groups == 1 and earlier["norm2"].groups == 1
+
+
+def weights(model):
+    return {name: owner.params[key] for name, owner, key in model.parameters()}
+
+
+@pytest.mark.parametrize("options, expected", [
+    ({}, lambda: figure1_net("relu", 1, 10, 28)),
+    ({"activation": "tanh", "lrn": True, "dropout": 0.5, "overlap": False, "seed": 3},
+     lambda: figure1_net("tanh", 1, 10, 28, lrn=True, overlap=False, dropout=0.5, seed=3)),
+    ({"model": "alexnet", "init": "caffe", "lrn_groups": 1},
+     lambda: alexnet(10, init="caffe", lrn_groups=1)),
+    ({"model": "alexnet", "lrn": False, "dropout": 0.0}, lambda: alexnet(10, lrn=False, dropout=0.0)),
+], ids=["figure1", "figure1-switches", "alexnet-caffe", "alexnet-plain"])
+def test_build_model_is_the_network_of_the_options(options, expected):
+    built, reference = build_model(TrainConfig(**options), 1, 10, 28), expected()
+    assert built.names == reference.names
+    assert [repr(layer) for layer in built.layers] == [repr(layer) for layer in reference.layers]
+    assert all(np.array_equal(a, b) for a, b in zip(weights(built).values(), weights(reference).values()))

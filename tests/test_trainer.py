@@ -9,7 +9,7 @@ import pytest
 from minialex import checkpoint
 from minialex.data import ArrayDataset
 from minialex.train import main
-from minialex.trainer import CHECKPOINT, TrainConfig, Trainer, TrainingDiverged
+from minialex.trainer import CHECKPOINT, EpochProgress, TrainConfig, Trainer, TrainingDiverged
 
 
 def toy_data(n=96, channels=3, size=12, seed=0):
@@ -55,7 +55,22 @@ def test_resume_between_epochs_is_bit_identical(tmp_path):
     assert straight.points == resumed.points
 
 
-def test_interrupt_mid_epoch_saves_and_resumes_exactly(tmp_path):
+def write_the_old_layout(path):
+    """Rewrite the checkpoint at ``path`` as checkpoints were before they held the network's input (mean
+    image, crop, training set's name) and before EpochProgress (the epoch's position as lists)."""
+    state = checkpoint.load(path)
+    for key in ("mean", "crop", "trained_on"):
+        del state[key]
+    p = state["position"]
+    if p is not None:
+        state["position"] = {"batch": p["batch"], "rng": p["rng_state"],
+                             "sums": [p["loss_sum"], p["error_sum"], p["seen"]],
+                             "window": [p["window_loss"], p["window_errors"], p["window_seen"]], "points": p["points"]}
+    checkpoint.save(path, state)
+
+
+@pytest.mark.parametrize("layout", ["current", "old"])
+def test_interrupt_mid_epoch_saves_and_resumes_exactly(tmp_path, layout):
     data = toy_data()
     straight = Trainer(config(), tmp_path / "straight", data=data, progress=False, log=lambda s: None)
     straight.fit()
@@ -74,10 +89,14 @@ def test_interrupt_mid_epoch_saves_and_resumes_exactly(tmp_path):
         interrupted.fit()
     saved = checkpoint.load(tmp_path / "cut" / CHECKPOINT)
     assert saved["epoch"] == 1 and saved["position"]["batch"] == 2  # 5 batches per epoch; stopped after the 2nd
+    if layout == "old":
+        write_the_old_layout(tmp_path / "cut" / CHECKPOINT)
 
     resumed = Trainer.resume(tmp_path / "cut", data=data, progress=False, log=lambda s: None)
+    assert resumed.position == EpochProgress.from_state(saved["position"])
     resumed.fit()
     assert_same(params(straight), params(resumed))
+    assert resumed.points == straight.points
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")

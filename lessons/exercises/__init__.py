@@ -12,8 +12,13 @@ result with the library (or with finite differences). The notebook calls
 
 Reference solutions live in ``lessons/solutions/``; the tests
 (``tests/test_lessons.py``) prove that every solution
-passes its check, and that every unfilled
-exercise reads "not done yet".
+passes its check, that every unfilled
+exercise reads "not done yet", and that typical wrong answers are caught.
+
+Shared by the checks: ``windows.py`` (sliding windows, and gradients compared with
+centred differences from ``minialex.gradcheck``) and ``watch.py`` (how a function
+computes: no loops over pixels, no calls of the library's own layers). For the
+lessons themselves, ``artifacts.py`` reads the committed results in ``results/``.
 """
 
 

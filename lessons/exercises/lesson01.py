@@ -45,6 +45,9 @@ def check_mean_image(my_mean_image):
             raise ExerciseFailed("that is one mean per channel; the paper subtracts a mean per pixel "
                                  "(average over the images only, axis 0)")
         _expect_array(out, shape[1:], "f", f"the mean of a {shape} batch")
+        if out.dtype != np.float32:
+            raise ExerciseFailed(f"the mean image should be float32 (the dtype the network computes in), "
+                                 f"got {out.dtype}: sum in float64 if you like, then .astype(np.float32)")
         expected = mean_image(images)
         if not np.allclose(out, expected, rtol=1e-5, atol=1e-3):
             raise ExerciseFailed(f"max difference from minialex.data.mean_image: {np.abs(out - expected).max():.4g} "

@@ -32,6 +32,14 @@ def check_softmax(my_softmax):
     want /= want.sum(axis=1, keepdims=True)
     if not np.allclose(got, want):
         raise ExerciseFailed("wrong answer for large logits")
+    far_apart = np.array([[0.0, 2000.0], [-2000.0, 0.0], [3.0, -1500.0]])  # the shift must bring the LARGEST to 0
+    with np.errstate(all="ignore"):
+        got = my_softmax(far_apart.copy())
+    if not (isinstance(got, np.ndarray) and np.all(np.isfinite(got))
+            and np.allclose(got, [[0.0, 1.0], [0.0, 1.0], [1.0, 0.0]])):
+        raise ExerciseFailed("softmax([[0, 2000]]) should be [[0, 1]], got "
+                             f"{np.asarray(got)[:1].tolist()}: shifting by the row's mean (or its minimum) still "
+                             "leaves exp(1000) to overflow; subtract each row's MAXIMUM, so every exponent is <= 0")
 
 
 def check_softmax_ce_backward(my_backward):

@@ -7,7 +7,8 @@ CuPy array), and a fake ``cupy`` whose ``get_array_module`` returns NumPy
 under another name. Code that follows the library's rule,
 ``xp = get_array_module(x)`` and then only ``xp.*`` functions and array
 methods, runs unchanged on the stand-in; code that calls ``np.*`` on its
-input fails, as it would on a real GPU.
+input fails, as it would on a real GPU, and so does code that turns a device
+array into a NumPy array implicitly (``np.asarray(x)``), which CuPy refuses.
 """
 import contextlib
 import threading
@@ -20,6 +21,11 @@ import minialex.backend as backend
 from . import ExerciseFailed
 
 _state = threading.local()
+# NumPy's conversion functions do not dispatch to __array_function__, and for an ndarray
+# subclass they never call __array__: within pretend_gpu they are replaced by ones that refuse
+# DeviceArrays (as CuPy arrays refuse np.asarray); these are the originals.
+_CONVERSIONS = {name: getattr(np, name) for name in ("array", "asarray", "asanyarray", "ascontiguousarray",
+                                                     "asfortranarray")}
 
 
 def _inside():
@@ -93,28 +99,44 @@ class _FakeCupy:
         return a.view(np.ndarray).copy()
 
 
+def _refusing(name, convert):
+    """np.<name> that refuses a DeviceArray outside ``xp``, as CuPy arrays refuse implicit conversion."""
+    def conversion(a, *args, **kwargs):
+        if isinstance(a, DeviceArray) and not _inside():
+            raise TypeError(f"np.{name}() was given a (pretend) GPU array: implicit conversion to a NumPy "
+                            "array is not allowed (CuPy raises this TypeError too). Keep the work on the "
+                            "device with xp = get_array_module(x)")
+        return convert(a, *args, **kwargs)
+    return conversion
+
+
 @contextlib.contextmanager
 def pretend_gpu():
     """Within ``with pretend_gpu() as xp:``, ``minialex.backend.get_array_module``
-    returns ``xp`` (NumPy in disguise) for ``DeviceArray`` inputs. ``xp.used`` lists
-    the array-module functions called; ``to_device(a)`` / ``to_host(a)`` convert."""
+    returns ``xp`` (NumPy in disguise) for ``DeviceArray`` inputs, and NumPy's
+    conversion functions (np.asarray, ...) refuse them. ``xp.used`` lists the
+    array-module functions called; ``to_device(a)`` / ``to_host(a)`` convert."""
     xp = _ArrayModule()
     saved = backend.cupy
     backend.cupy = _FakeCupy(xp)
+    for name, convert in _CONVERSIONS.items():
+        setattr(np, name, _refusing(name, convert))
     try:
         yield xp
     finally:
         backend.cupy = saved
+        for name, convert in _CONVERSIONS.items():
+            setattr(np, name, convert)
 
 
 def to_device(a):
     """A DeviceArray copy of a NumPy array."""
-    return np.array(a, copy=True).view(DeviceArray)
+    return _CONVERSIONS["array"](a, copy=True).view(DeviceArray)
 
 
 def to_host(a):
     """A plain NumPy array from a DeviceArray (or anything array-like)."""
-    return a.view(np.ndarray) if isinstance(a, np.ndarray) else np.asarray(a)
+    return a.view(np.ndarray) if isinstance(a, np.ndarray) else _CONVERSIONS["asarray"](a)
 
 
 def _reference_top_k_error(logits, labels, k):
@@ -149,7 +171,7 @@ def check_top_k_error(my_top_k_error):
                 if "pretend" in str(err):
                     raise ExerciseFailed(str(err)) from None
                 raise
-        got = float(to_host(np.asarray(got) if not isinstance(got, np.ndarray) else got))
+        got = float(to_host(got))
         if abs(got - _reference_top_k_error(logits, labels, k)) > 1e-12:
             raise ExerciseFailed("right on NumPy arrays, wrong on the stand-in for CuPy arrays")
     if backend.gpu_available():  # and on a real GPU where there is one

@@ -1,4 +1,5 @@
-"""Mini-batches: shuffling once per epoch, and turning uint8 images into float input.
+"""Mini-batches: shuffling once per epoch, and turning uint8 images into float input (``to_float``,
+``model_input``).
 
 The shuffle for an epoch comes from ``np.random.default_rng([seed, epoch])``: a fresh
 generator seeded by the pair. So epoch 17 has the same order whether the run went
@@ -6,6 +7,8 @@ straight through or was stopped after epoch 16 and resumed, without saving any
 random-number-generator state in the checkpoint.
 """
 import numpy as np
+
+from .augment import center_crop
 
 
 def epoch_order(n, seed, epoch):
@@ -39,3 +42,13 @@ def to_float(images, mean=None, dtype=np.float32):
     if mean is not None:
         x -= np.asarray(mean, dtype)
     return x
+
+
+def model_input(images, mean=None, crop=None):
+    """uint8 images (N, C, H, W) -> float32 network input, as a trained network sees a test image: minus
+    the mean image, then the centre crop of size ``crop`` (the single-crop test view). ``to_float`` alone
+    is the first half, which training follows with random crops instead."""
+    x = to_float(images, mean)
+    if crop is not None and crop != x.shape[2]:
+        x = center_crop(x, crop)
+    return np.ascontiguousarray(x)

@@ -1,8 +1,9 @@
 """Fetching data set files: where they live and how to download them safely.
 
 A download first goes to a temporary file beside the destination and is moved into
-place only after its MD5 checksum matches. So an interrupted or corrupted download
-never leaves a file that looks complete, and the next run simply tries again.
+place (``files.atomic_write``) only after its MD5 checksum matches. So an interrupted
+or corrupted download never leaves a file that looks complete, and the next run
+simply tries again.
 """
 import hashlib
 import os
@@ -14,6 +15,8 @@ import urllib.request
 from pathlib import Path
 
 from tqdm import tqdm
+
+from ..files import atomic_write
 
 
 def default_cache_dir():
@@ -37,20 +40,14 @@ def download(url, dest_path, md5):
     to put the file by hand, and ValueError when the checksum does not match.
     """
     dest_path = Path(dest_path)
-    dest_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=dest_path.parent, prefix=dest_path.name + ".", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            _stream(url, out, dest_path)
-        actual = md5sum(tmp_name)
-        if actual != md5:
+    with atomic_write(dest_path) as out:
+        _stream(url, out, dest_path)
+        out.flush()
+        actual = md5sum(out.name)
+        if actual != md5:  # leaving the block with an error keeps nothing
             raise ValueError(
                 f"MD5 mismatch for {url}: expected {md5}, got {actual}. The download was "
                 "corrupted or the file changed upstream; nothing was kept, so just try again.")
-        os.replace(tmp_name, dest_path)
-    finally:
-        if os.path.exists(tmp_name):
-            os.remove(tmp_name)
     return dest_path
 
 

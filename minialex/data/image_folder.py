@@ -15,7 +15,6 @@ the folder makes a new cache entry. A subset is chosen before decoding, so
 """
 import hashlib
 import os
-import tempfile
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,6 +23,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from ..files import atomic_write
 from .dataset import ArrayDataset, stratified_indices
 from .download import default_cache_dir
 
@@ -141,12 +141,5 @@ def _read_cache(path):
 
 def _write_cache(path, images):
     """Save atomically (temporary file, then rename) so a crash never leaves half a cache."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, images=images)
-        os.replace(tmp_name, path)
-    finally:
-        if os.path.exists(tmp_name):
-            os.remove(tmp_name)
+    with atomic_write(path) as f:
+        np.savez(f, images=images)

@@ -28,7 +28,8 @@ from matplotlib.ticker import FormatStrFormatter
 
 import numpy as np
 
-from ..data import center_crop, load_dataset, mean_image
+from ..data import load_dataset, mean_image
+from ..data.batches import model_input
 from ..models import INITS, alexnet
 from ..trainer import CHECKPOINT, TrainConfig, Trainer, TrainingDiverged
 
@@ -97,7 +98,7 @@ def init_statistics(train, init, images=64, layers=("relu1", "relu3", "relu5", "
     similarity between the output vectors of two different images (1: all images look
     the same to the layer)."""
     pick = np.linspace(0, len(train) - 1, images).astype(int)
-    x = np.ascontiguousarray(center_crop(train.images[pick].astype(np.float32) - mean_image(train.images), 227))
+    x = model_input(train.images[pick], mean_image(train.images), 227)
     net = alexnet(len(train.classes), init=init).eval()
     out = {}
     for name, layer in zip(net.names, net.layers):

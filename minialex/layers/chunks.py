@@ -48,7 +48,7 @@ def _default_threads():
     return os.cpu_count() or 1
 
 
-_threads = _default_threads()
+_threads = _default_threads()  # the environment is read once, here; set_threads changes the count later
 
 
 def threads():

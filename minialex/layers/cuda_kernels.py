@@ -191,10 +191,16 @@ THREADS_PER_BLOCK = 256
 _module = None
 
 
+def switched_on():
+    """False where MINIALEX_CUDA_KERNELS=0: the layers then take the composed CuPy path. Read at every
+    call, not once at import, on purpose: benchmarks/run_gpu.py and the tests switch it within one
+    process, to compare the two paths."""
+    return os.environ.get("MINIALEX_CUDA_KERNELS", "1") != "0"
+
+
 def enabled_for(x):
-    """True if ``x`` is a CuPy array of a type the kernels handle, and they are not switched off."""
-    return (cupy is not None and isinstance(x, cupy.ndarray) and x.dtype in C_TYPES
-            and os.environ.get("MINIALEX_CUDA_KERNELS", "1") != "0")
+    """True if ``x`` is a CuPy array of a type the kernels handle, and they are switched on."""
+    return cupy is not None and isinstance(x, cupy.ndarray) and x.dtype in C_TYPES and switched_on()
 
 
 def _launch(name, n, dtype, *args):

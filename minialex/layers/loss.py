@@ -2,15 +2,29 @@
 
 from ..backend import get_array_module
 
+
+def log_softmax(logits):
+    """log softmax(logits), row by row: (N, K) -> (N, K), on NumPy or CuPy arrays.
+
+    Numerically stable: subtracting each row's maximum before exp changes
+    nothing mathematically (softmax is shift-invariant) and keeps exp() from
+    overflowing for large logits.
+    """
+    xp = get_array_module(logits)
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    return shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
+
+
+def softmax(logits):
+    """The class probabilities of logits (N, K): each row positive, summing to 1."""
+    return get_array_module(logits).exp(log_softmax(logits))
+
+
 class SoftmaxCrossEntropy:
     """L = mean over the batch of -log softmax(logits)[label].
 
     Shapes: logits (N, K) float, labels (N,) integers in [0, K) -> scalar loss.
-
-    Numerically stable: subtracting each row's maximum before exp changes
-    nothing mathematically (softmax is shift-invariant) and keeps exp() from
-    overflowing for large logits. The gradient is famously simple:
-    dL/dlogits = (softmax - onehot(labels)) / N.
+    The gradient is famously simple: dL/dlogits = (softmax - onehot(labels)) / N.
     """
 
     def forward(self, logits, labels):
@@ -25,9 +39,8 @@ class SoftmaxCrossEntropy:
         if n and (int(labels.min()) < 0 or int(labels.max()) >= k):
             raise ValueError(f"SoftmaxCrossEntropy: labels must lie in [0, {k}), "
                              f"got values from {int(labels.min())} to {int(labels.max())}")
-        shifted = logits - logits.max(axis=1, keepdims=True)
-        log_probs = shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
-        self._probs, self._labels = xp.exp(log_probs), labels
+        log_probs = log_softmax(logits)
+        self._probs, self._labels = xp.exp(log_probs), labels  # softmax(logits), without computing it twice
         return -log_probs[xp.arange(n), labels].mean()
 
     __call__ = forward
