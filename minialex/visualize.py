@@ -329,6 +329,7 @@ def plot_predictions(model, images, labels, classes, path, mean=None, crop=None,
         ax_bar.set_ylim(len(y) - 0.5, -0.5)
         ax_bar.set_xticks([0, 0.5, 1])
         ax_bar.tick_params(axis="x", labelsize=7)
+        ax_bar.set_xlabel("probability", fontsize=7, labelpad=1)
         for side in ("top", "right"):
             ax_bar.spines[side].set_visible(False)
     fig.suptitle(title or "top-5 predictions (red bar: the true label)", fontsize=10)
@@ -364,8 +365,10 @@ def plot_neighbours(model, query_images, query_labels, train_images, train_label
             same = train_labels[t] == query_labels[i]
             ax.set_title(classes[train_labels[t]], fontsize=8, color="green" if same else "red")
             ax.set_xlabel(f"d = {dist[i, j]:.3g}", fontsize=7)
-    fig.suptitle(title or f"the {k} training images nearest in last-hidden-layer features "
-                          f"({train_features.shape[1]} values)", fontsize=10)
+    fig.suptitle((title or f"the {k} training images nearest in last-hidden-layer features "
+                           f"({train_features.shape[1]} values)") +
+                 "\nd: Euclidean distance between the test image's feature vector and the training image's",
+                 fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=DPI)
     return path

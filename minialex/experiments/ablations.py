@@ -76,7 +76,7 @@ def run_claim(args, claim, data):
     histories = {variant: train_variant(args, claim, variant, switches, data)
                  for variant, switches in (("on", on), ("off", off))}
     result = {"claim": claim, "what": what, "paper_section": section, "epochs": args.epochs, "subset": args.subset,
-              "dataset": args.dataset, "lr": args.lr, "seed": args.seed, "variants": {}}
+              "dataset": args.dataset, "lr": args.lr, "seed": args.seed, "device": args.device, "variants": {}}
     for variant, history in histories.items():
         result["variants"][variant] = {
             "final_test_top1_error": history[-1]["val_top1_error"],
@@ -97,7 +97,10 @@ def plot_claim(result, path):
         epochs, train, test = zip(*result["variants"][variant]["curve"])
         ax.plot(epochs, test, "o-", color=color, label=f"{variant}: test error")
         ax.plot(epochs, train, "--", color=color, alpha=0.6, label=f"{variant}: training error")
+    images = f"{result['subset']:,} training images" if result.get("subset") else "all training images"
     ax.set(xlabel="epoch", ylabel="top-1 error", title=f"{result['what']} (section {result['paper_section']})")
+    ax.text(0.01, 0.01, f"{result.get('dataset', 'cifar10')}, {images}, {result['epochs']} epochs, seed "
+            f"{result['seed']}, {result.get('device', 'cpu')}", transform=ax.transAxes, fontsize=7, color="0.3")
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
