@@ -413,3 +413,36 @@ def test_the_readme_lists_every_option():
     for action in build_parser()._actions:
         flag = action.option_strings[-1]
         assert flag == "--help" or f"`{flag}" in section or f"/{flag}`" in section, flag
+
+
+def test_kill_9_at_random_moments_then_resume_ends_exactly_as_an_uninterrupted_run(tmp_path):
+    """SIGKILL at seeded random moments (inside a batch, a validation, a checkpoint write or between
+    them: wherever the clock says), five times, each followed by --resume (or a fresh start while no
+    checkpoint exists yet): the final weights and metrics equal an uninterrupted run's."""
+    run_args = ["--epochs", "3", *CLI_RUN]
+
+    def finish(out, *extra):  # in a child like the killed ones: the same thread count, the same sums
+        child = start_cli("--out", out, *extra, *run_args)
+        assert child.wait(timeout=300) == 0, child.communicate()
+
+    straight = tmp_path / "straight"
+    finish(straight)
+    cut = tmp_path / "cut"
+    delays = np.random.default_rng(2026).uniform(0.5, 3.0, size=5)  # the child needs about 1 s to import
+    for delay in delays:
+        resume = ["--resume"] if (cut / CHECKPOINT).exists() else []
+        child = start_cli("--out", cut, *resume, *run_args)
+        try:
+            child.wait(timeout=delay)
+        except subprocess.TimeoutExpired:
+            child.kill()
+        child.communicate()
+    finish(cut, *(["--resume"] if (cut / CHECKPOINT).exists() else []))
+    final, reference = checkpoint.load(cut / CHECKPOINT), checkpoint.load(straight / CHECKPOINT)
+    for name, weights in reference["model"]["params"].items():
+        assert np.array_equal(final["model"]["params"][name], weights), name
+    strip = lambda epochs: [{k: v for k, v in e.items() if k not in ("seconds", "images_per_s")} for e in epochs]
+    (cut_epochs, cut_points), (straight_epochs, straight_points) = read_metrics(cut), read_metrics(straight)
+    assert strip(cut_epochs) == strip(straight_epochs) and cut_points == straight_points
+    assert_metrics_match_the_checkpoint(cut)
+    assert not list(cut.glob(".*.tmp")), "no temporary file is left behind"
