@@ -50,7 +50,7 @@ class threads:
         self.n, self.torch = n, torch
 
     def __enter__(self):
-        from minialex.layers import chunks
+        from minialex.fast import chunks
         if self.torch is not None:
             self.old = self.torch.get_num_threads()
             self.torch.set_num_threads(self.n)
@@ -58,7 +58,7 @@ class threads:
         self.blas = threadpoolctl.threadpool_limits(limits=self.n, user_api="blas")
 
     def __exit__(self, *exc):
-        from minialex.layers import chunks
+        from minialex.fast import chunks
         self.blas.unregister()
         if self.torch is not None:
             self.torch.set_num_threads(self.old)
@@ -167,7 +167,7 @@ def numpy_blas():
 
 
 def machine_facts(torch=None):
-    from minialex.layers import chunks
+    from minialex.fast import chunks
     facts = {
         "CPU": cpu_model(),
         "CPU details": cpu_details(),

@@ -15,7 +15,7 @@ import numpy as np
 
 from common import ALEXNET_INPUT, FIGURE1_INPUT, threads
 from minialex import models
-from minialex.layers import chunks
+from minialex.fast import chunks
 
 
 def profile(net, x, rounds, pause=0.05):

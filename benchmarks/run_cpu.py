@@ -42,7 +42,7 @@ import bench_memory
 import bench_steps
 from common import (ALEXNET_CONVS, FIGURE1_CONVS, REPO, SWITCH_PAUSE_S, THREADS, import_torch, interleaved,
                     load_average, machine_facts)
-from minialex.layers.sizes import conv_output_size  # after common, which puts the repository on sys.path
+from minialex.functional.sizes import conv_output_size  # after common, which puts the repository on sys.path
 
 # The Figure-1 step is short, so a passing disturbance spoils a larger share
 # of it: this many times more rounds make its minimum as trustworthy as AlexNet's.
@@ -199,7 +199,7 @@ def report(facts, layers, convs1, steps, steps1, mem, args, started, load_before
         targets(layers, convs1, steps, steps1, mem),
         "How to read them: minialex's convolutions are OpenBLAS matrix products plus copies (im2col; "
         "for stride 1 and kernel rows of at least 64 values, the columns of one kernel row only, see "
-        "minialex/layers/im2col.py), a chunk of "
+        "minialex/fast/columns.py), a chunk of "
         f"a few images at a time, the chunks shared by {THREADS} threads; PyTorch runs oneDNN's direct "
         "convolutions. On AlexNet's large layers the products run near the core's peak and minialex "
         "keeps up, and its LRN (square roots instead of pow, cache-sized chunks) is several times "

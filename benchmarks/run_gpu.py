@@ -11,7 +11,7 @@ let cuDNN choose), each timed call ending in a device synchronisation.
 Reported: min and median of the rounds.
 
 1. minialex's CUDA kernels against the same layers composed of CuPy
-   operations (``MINIALEX_CUDA_KERNELS=0``), at AlexNet's sizes, batch 128;
+   operations (``MINIALEX_PATH=reference``), at AlexNet's sizes, batch 128;
 2. every AlexNet convolution, norm1 and pool1, forward and forward+backward,
    minialex against PyTorch, batch 128;
 3. whole training steps (forward, loss, backward, SGD with momentum and
@@ -32,6 +32,7 @@ import time
 import numpy as np
 
 import bench_layers
+from minialex import dispatch
 from bench_steps import NETS
 from common import (ALEXNET_CONVS, REPO, batch, interleaved, layer_pair, minialex_step, summary, torch_figure1,
                     torch_step)
@@ -39,16 +40,12 @@ from common import (ALEXNET_CONVS, REPO, batch, interleaved, layer_pair, miniale
 
 @contextlib.contextmanager
 def cuda_kernels(on):
-    """minialex's CUDA kernels on or off (the layers read the switch at every call)."""
-    old = os.environ.get("MINIALEX_CUDA_KERNELS")
-    os.environ["MINIALEX_CUDA_KERNELS"] = "1" if on else "0"
+    """minialex's fast paths (the CUDA kernels) on, or every operation on its CuPy reference."""
+    old = dispatch.set_path("fast" if on else "reference")
     try:
         yield
     finally:
-        if old is None:
-            del os.environ["MINIALEX_CUDA_KERNELS"]
-        else:
-            os.environ["MINIALEX_CUDA_KERNELS"] = old
+        dispatch.set_path(old)
 
 
 def synced(fn, torch, cupy, kernels=True):
@@ -69,18 +66,21 @@ def time_cases(cases, torch, cupy, repeats):
 # ---------------------------------------------------------------- 1. kernels against composed CuPy
 
 def kernel_rows(torch, cupy, repeats, n=128):
-    from minialex.layers.im2col import col2im, im2col
-    from minialex.layers.sizes import conv_output_size
+    from minialex.fast import columns, cuda_kernels
+    from minialex.functional.sizes import conv_output_size
     rng = np.random.default_rng(0)
     rows = []
     for name, kw, shape in ALEXNET_CONVS[:2]:
         x = cupy.asarray(rng.standard_normal((n, *shape), dtype=np.float32))
         k, s, p, g = kw["kernel_size"], kw.get("stride", 1), kw.get("padding", 0), kw.get("groups", 1)
         o = conv_output_size(shape[1], k, s, p)
-        cols = im2col(x, k, k, s, p, o, o, g)
-        cases = {f"{name} im2col": lambda x=x, k=k, s=s, p=p, o=o, g=g: im2col(x, k, k, s, p, o, o, g),
-                 f"{name} col2im": lambda c=cols, x=x, k=k, s=s, p=p, o=o, g=g: col2im(c, x.shape, k, k, s, p, o, o, g)}
-        rows += [(case, fn) for case, fn in cases.items()]
+        cols = columns.im2col(x, k, k, s, p, o, o, g)
+        # The same columns written by the CUDA kernel or by CuPy's strided-view copy (fast/columns.py).
+        im2col = {True: lambda x=x, k=k, s=s, p=p, o=o, g=g, c=cols: cuda_kernels.im2col(x, k, k, s, p, o, o, g, c),
+                  False: lambda x=x, k=k, s=s, p=p, o=o, g=g: columns.im2col(x, k, k, s, p, o, o, g)}
+        col2im = {True: lambda c=cols, x=x, k=k, s=s, p=p, o=o, g=g: cuda_kernels.col2im(c, x.shape, k, k, s, p, o, o, g),
+                  False: lambda c=cols, x=x, k=k, s=s, p=p, o=o, g=g: columns.col2im(c, x.shape, k, k, s, p, o, o, g)}
+        rows += [(f"{name} im2col", im2col), (f"{name} col2im", col2im)]
     for name in ("pool1", "norm1"):
         layer, _, shape, _ = layer_pair(torch, name, rng)
         x = cupy.asarray(rng.standard_normal((n, *shape), dtype=np.float32))
@@ -88,10 +88,12 @@ def kernel_rows(torch, cupy, repeats, n=128):
         def fwd_bwd(layer=layer, x=x):
             out = layer.forward(x)
             layer.backward(out)
-        rows += [(f"{name} forward", lambda layer=layer, x=x: layer.forward(x)), (f"{name} forward+backward", fwd_bwd)]
+        forward = lambda layer=layer, x=x: layer.forward(x)  # noqa: E731
+        rows += [(f"{name} forward", {True: forward, False: forward}),
+                 (f"{name} forward+backward", {True: fwd_bwd, False: fwd_bwd})]
     out = []
     for case, fn in rows:
-        t = time_cases({"kernel": (fn, True), "composed": (fn, False)}, torch, cupy, repeats)
+        t = time_cases({"kernel": (fn[True], True), "composed": (fn[False], False)}, torch, cupy, repeats)
         out.append({"case": case, **t})
         print(f"  {case:24s} kernel {t['kernel'][0] * 1e3:7.2f} ms, composed {t['composed'][0] * 1e3:7.2f} ms",
               flush=True)
@@ -258,7 +260,7 @@ def report(torch, cupy, kernels, layers, steps, epoch, memory, n, seconds):
               bench_layers.table(layers, digits=2)]
     lines += ["", "ratio = minialex time / PyTorch time (lower is better for minialex).", "",
               "## minialex's CUDA kernels against the same layers composed of CuPy operations", "",
-              f"AlexNet's sizes, batch {n} (`MINIALEX_CUDA_KERNELS=0` gives the composed path).", "",
+              f"AlexNet's sizes, batch {n} (the composed path is `MINIALEX_PATH=reference`; im2col/col2im composed: CuPy's strided-view copy).", "",
               "| case | CUDA kernel | composed CuPy | speed-up |", "|---|---:|---:|---:|"]
     for r in kernels:
         lines.append(f"| {r['case']} | {ms(r['kernel'])} | {ms(r['composed'])} | "
@@ -282,8 +284,8 @@ def main():
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     torch.backends.cudnn.benchmark = True
-    if os.environ.get("MINIALEX_CUDA_KERNELS", "1") == "0":
-        sys.exit("MINIALEX_CUDA_KERNELS=0: this benchmark times minialex's CUDA kernels (and switches them off "
+    if dispatch.path() != "fast":
+        sys.exit("MINIALEX_PATH=reference: this benchmark times minialex's CUDA kernels (and switches them off "
                  "itself for the composed CuPy column); unset it")
     if os.environ.get("CUPY_TF32", "0") != "0":
         sys.exit("unset CUPY_TF32: the comparison is float32 without TF32 on both sides")

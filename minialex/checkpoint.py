@@ -45,7 +45,7 @@ WHAT_TO_DO = "delete it, or resume from another copy of the run"
 
 def model_state(model):
     """{"params": {name: ndarray}, "rng": [state of each dropout generator]}."""
-    return {"params": {name: to_numpy(owner.params[key]).copy() for name, owner, key in model.parameters()},
+    return {"params": {name: to_numpy(w).copy() for name, w in model.named_parameters().items()},
             "rng": [layer.rng.bit_generator.state for layer in model.layers if isinstance(layer, Dropout)]}
 
 

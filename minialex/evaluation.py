@@ -16,7 +16,7 @@ from tqdm import tqdm
 from .backend import to_device, to_numpy
 from .data import center_crop, default_cache_dir, load_dataset, load_image_folder, ten_crop, to_float
 from .data.imagenette import CLASS_NAMES, FOLDER
-from .layers.loss import softmax
+from .functional import softmax
 
 ONE_CLASS_FRACTION = 0.9  # "predicts one class": this share of the validation images
 

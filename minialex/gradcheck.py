@@ -84,7 +84,7 @@ def check_layer(layer, x, dout=None, h=1e-5, seed=0, before_forward=None):
 def check_model(model, loss_fn, x, labels, h=1e-5, before_forward=None):
     """Like ``check_layer`` for a whole network and its loss: relative errors for
     every parameter ("conv1.W", ...) and, if the model returns it, the input ("x")."""
-    _require_float64(x, *[owner.params[key] for _, owner, key in model.parameters()])
+    _require_float64(x, *model.named_parameters().values())
     before = before_forward or (lambda: None)
 
     def loss():
@@ -93,7 +93,7 @@ def check_model(model, loss_fn, x, labels, h=1e-5, before_forward=None):
 
     loss()
     dx = model.backward(loss_fn.backward())
-    analytic = {name: owner.grads[key].copy() for name, owner, key in model.parameters()}
+    analytic = {name: g.copy() for name, g in model.named_grads().items()}
     errors = {}
     if dx is not None:
         errors["x"] = rel_error(dx, numerical_gradient(loss, x, h))

@@ -440,7 +440,7 @@ class Trainer:
 
     def _weights_finite(self):
         """Checked after every update, so that no checkpoint is ever saved with NaN or infinite weights."""
-        weights = [owner.params[key] for _, owner, key in self.model.parameters()]
+        weights = list(self.model.named_parameters().values())
         return all(bool(get_array_module(w).isfinite(w).all()) for w in weights)
 
     # -- one epoch ----------------------------------------------------------------

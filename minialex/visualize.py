@@ -29,7 +29,7 @@ from .data import load_dataset
 from .data.batches import model_input
 from .evaluation import load_validation_set
 from .layers import Conv2d, Linear
-from .layers.loss import softmax
+from .functional import softmax
 
 DPI = 80
 COMMANDS = ("kernels", "predictions", "neighbours")

@@ -61,7 +61,7 @@ def float64_trainer(run_dir, batch_size, parallel=None):
 
 
 def weights(model):
-    return {name: np.array(owner.params[key]) for name, owner, key in model.parameters()}
+    return {name: np.array(w) for name, w in model.named_parameters().items()}
 
 
 def wait_politely(comm):
@@ -92,7 +92,7 @@ def split(out):
             logits = net.forward(x)
             loss = float(loss_fn.forward(logits, y))
             net.backward(loss_fn.backward())
-            grads = {name: owner.grads[key] for name, owner, key in net.parameters()}
+            grads = net.named_grads()
             results.append((logits.copy(), loss, parallel.gather(grads) if net is half else grads))
             optimizer.step()
         if parallel.is_main:  # the gathered gradients are complete there

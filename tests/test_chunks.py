@@ -1,4 +1,4 @@
-"""The batch-chunk machinery every CPU fast path shares (minialex/layers/chunks.py)."""
+"""The batch-chunk machinery every CPU fast path shares (minialex/fast/chunks.py)."""
 import multiprocessing
 import os
 import sys
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from minialex import models
-from minialex.layers import chunks
+from minialex.fast import chunks
 
 
 @pytest.fixture
@@ -97,7 +97,7 @@ def test_threads_change_nothing_but_speed(build, monkeypatch):
     numbers, up to rounding (the chunks differ: their count is rounded up to a
     multiple of the threads, and BLAS may round a product of another size
     differently)."""
-    from minialex.layers import conv
+    from minialex.fast import conv
     monkeypatch.setattr(conv, "COLUMN_BYTES", 1 << 16)
     monkeypatch.setattr(chunks, "CHUNK_BYTES", 1 << 14)
     x = np.random.default_rng(0).standard_normal((6, 3, 32, 32), dtype=np.float32)

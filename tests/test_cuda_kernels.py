@@ -1,79 +1,27 @@
-"""The CUDA kernels of minialex/layers/cuda_kernels.py, against the NumPy layers.
+"""The CUDA kernels of minialex/fast/cuda_kernels.py, against the reference (minialex.functional).
 
 The kernels are plain C++ templates, so they are tested twice:
 
 * on the CPU, everywhere (CI included): the same source is compiled with the
   system's C++ compiler, with a grid of one thread (the kernels' grid-stride
   loop then walks every element), and the layers are run with NumPy standing
-  in for CuPy. This checks the kernels' index arithmetic, the wrappers'
-  arguments, and the layers' dispatch, without a GPU;
+  in for CuPy, dispatch taking the NumPy arrays for GPU ones. This checks the
+  kernels' index arithmetic, the wrappers' arguments, and the dispatch,
+  without a GPU;
 * on a GPU (tests marked ``gpu``): compiled by CuPy, against NumPy.
 
-Both compare with the composed (NumPy) path of the same layer, forward and
-backward, on the cases where index errors hide: strides, padding, groups,
+Both compare with the reference path of the same layer (``dispatch.set_path("reference")``),
+forward and backward, on the cases where index errors hide: strides, padding, groups,
 overlapping and ceil-mode pooling, ties, LRN at the channel edges.
 """
-import ctypes
-import shutil
-import subprocess
-
 import numpy as np
 import pytest
 
+from minialex import dispatch
 from minialex.backend import cupy, gpu_available, to_numpy
+from minialex.fast import cuda_kernels
 from minialex.gradcheck import check_layer
-from minialex.layers import Conv2d, Dropout, LocalResponseNorm, MaxPool2d, cuda_kernels
-
-SHIM = """
-#include <algorithm>
-#include <cmath>
-using std::max; using std::min; using std::pow;
-struct Dim { unsigned x; };
-static const Dim blockIdx = {0}, blockDim = {1}, threadIdx = {0}, gridDim = {1};  // one thread does it all
-#define __global__
-#define __device__
-"""
-
-
-@pytest.fixture(scope="module")
-def cpu_kernels(tmp_path_factory):
-    """The kernels compiled as C++ -> {(name, C type): address}."""
-    compiler = shutil.which("c++") or shutil.which("g++")
-    if compiler is None:
-        pytest.skip("needs a C++ compiler to run the CUDA kernels on the CPU")
-    exports = "".join(f'extern "C" void* get_{k}_{t}() {{ return (void*)&{k}<{t}>; }}\n'
-                      for k in cuda_kernels.KERNELS for t in cuda_kernels.C_TYPES.values())
-    folder = tmp_path_factory.mktemp("cuda_on_cpu")
-    src, lib = folder / "kernels.cpp", folder / "kernels.so"
-    src.write_text(SHIM + cuda_kernels.SOURCE + exports)
-    subprocess.run([compiler, "-O1", "-shared", "-fPIC", "-o", str(lib), str(src)], check=True)
-    dll = ctypes.CDLL(str(lib))
-    addresses = {}
-    for k in cuda_kernels.KERNELS:
-        for t in cuda_kernels.C_TYPES.values():
-            getter = getattr(dll, f"get_{k}_{t}")
-            getter.restype = ctypes.c_void_p
-            addresses[k, t] = getter()
-    return addresses
-
-
-C_ARGS = {np.int32: ctypes.c_int, np.int64: ctypes.c_longlong, np.uint64: ctypes.c_ulonglong, np.float32: ctypes.c_float,
-          np.float64: ctypes.c_double}
-
-
-@pytest.fixture
-def kernels_on_cpu(cpu_kernels, monkeypatch):
-    """Make the layers take their CUDA-kernel path on NumPy arrays, the kernels running as C++."""
-    def launch(name, n, dtype, *args):
-        cargs = [ctypes.c_void_p(a.ctypes.data) if isinstance(a, np.ndarray) else C_ARGS[type(a)](a) for a in args]
-        for a in args:
-            assert not isinstance(a, np.ndarray) or a.flags.c_contiguous, name
-        fn = ctypes.CFUNCTYPE(None, *[type(c) for c in cargs])(cpu_kernels[name, cuda_kernels.C_TYPES[np.dtype(dtype)]])
-        fn(*cargs)
-
-    monkeypatch.setattr(cuda_kernels, "cupy", np)
-    monkeypatch.setattr(cuda_kernels, "_launch", launch)
-
+from minialex.layers import Conv2d, Dropout, LocalResponseNorm, MaxPool2d
 
 @pytest.fixture(params=["cpu-emulated", "gpu"])
 def kernel_device(request):
@@ -101,10 +49,10 @@ POOLS = [  # (kernel, stride, padding, ceil_mode)
 
 def run_both(make_layer, x, dout_seed, to_dev, monkeypatch):
     """Forward and backward of a fresh layer: once through the kernels on ``to_dev``,
-    once on NumPy's composed path. -> ((out, dx, grads), (out, dx, grads))."""
+    once on NumPy's reference path. -> ((out, dx, grads), (out, dx, grads))."""
     results = []
     for kernels in (True, False):
-        monkeypatch.setenv("MINIALEX_CUDA_KERNELS", "1" if kernels else "0")
+        monkeypatch.setattr(dispatch, "_path", "fast" if kernels else "reference")
         layer = make_layer()
         conv = to_dev if kernels else np.asarray
         for key, value in layer.params.items():
@@ -114,7 +62,7 @@ def run_both(make_layer, x, dout_seed, to_dev, monkeypatch):
         dx = layer.backward(conv(dout))
         results.append((to_numpy(out), None if dx is None else to_numpy(dx),
                         {k: to_numpy(v) for k, v in layer.grads.items()}))
-    monkeypatch.delenv("MINIALEX_CUDA_KERNELS")
+    monkeypatch.setattr(dispatch, "_path", "fast")
     return results
 
 
@@ -163,7 +111,6 @@ def test_lrn_kernels(kernel_device, monkeypatch, dtype, tol, channels, size, alp
 ], ids=["conv", "maxpool", "lrn"])
 def test_kernel_gradients(kernel_device, make, monkeypatch):
     """The kernels' backward against finite differences of their own forward."""
-    monkeypatch.setenv("MINIALEX_CUDA_KERNELS", "1")
     layer = make()
     for key, value in layer.params.items():
         layer.params[key] = kernel_device(value)
@@ -174,34 +121,37 @@ def test_kernel_gradients(kernel_device, make, monkeypatch):
 
 def test_kernels_stay_off_for_numpy_arrays():
     """Without the emulation, NumPy arrays never reach the CUDA path (CuPy may not even be installed)."""
-    assert not cuda_kernels.enabled_for(np.zeros(3, np.float32))
+    x = np.zeros((1, 1, 4, 4), np.float32)
+    assert [dispatch.choose(op, x).name for op in ("maxpool2d", "lrn", "dropout_mask")] == \
+        ["cpu-chunks", "cpu-chunks", "reference"]
 
 
 @pytest.mark.gpu
-def test_kernels_switch_off(monkeypatch):
+def test_reference_path_switches_the_kernels_off(monkeypatch):
     x = cupy.zeros((1, 1, 2, 2), np.float32)
-    assert cuda_kernels.enabled_for(x)
-    monkeypatch.setenv("MINIALEX_CUDA_KERNELS", "0")
-    assert not cuda_kernels.enabled_for(x)
+    assert dispatch.choose("lrn", x).name == "gpu-kernel"
+    monkeypatch.setattr(dispatch, "_path", "reference")
+    assert dispatch.choose("lrn", x).name == "reference"
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_dropout_mask_kernel(kernel_device, dtype):
-    p = 0.3
-    mask = to_numpy(cuda_kernels.dropout_mask((400, 250), dtype, 12345, p))
+    p, like = 0.3, kernel_device(np.zeros(1, dtype))
+    mask_of = lambda seed: to_numpy(cuda_kernels.dropout_mask(like, (400, 250), p, np.random.default_rng(seed)))
+    mask = mask_of(12345)
     assert mask.dtype == dtype
     assert set(np.unique(mask)) <= {0.0, dtype(1 / (1 - p))}
     assert abs((mask > 0).mean() - (1 - p)) < 0.01  # 100,000 draws: the standard error is 0.0015
-    np.testing.assert_array_equal(mask, to_numpy(cuda_kernels.dropout_mask((400, 250), dtype, 12345, p)))
-    assert (mask != to_numpy(cuda_kernels.dropout_mask((400, 250), dtype, 12346, p))).mean() > 0.3
+    np.testing.assert_array_equal(mask, mask_of(12345))
+    assert (mask != mask_of(12346)).mean() > 0.3
 
 
 def test_dropout_layer_on_the_kernel_path(kernel_device, monkeypatch):
     """The layer's NumPy generator seeds the kernel: reseeding it repeats the mask (resume, gradcheck)."""
-    monkeypatch.setenv("MINIALEX_CUDA_KERNELS", "1")
     calls = []
-    kernel = cuda_kernels.dropout_mask
-    monkeypatch.setattr(cuda_kernels, "dropout_mask", lambda *a: calls.append(a) or kernel(*a))
+    kernel = dispatch.GPU["dropout_mask"]
+    seeds = lambda like, shape, p, rng: calls.append(rng.bit_generator.state["state"]["state"]) or kernel.forward(like, shape, p, rng)
+    monkeypatch.setitem(dispatch.GPU, "dropout_mask", kernel._replace(forward=seeds))
     layer = Dropout(0.5)
     x = kernel_device(np.random.default_rng(0).standard_normal((4, 10)))
     masks = []

@@ -93,8 +93,8 @@ def test_model_split_trains_through_the_trainer_like_one_process(tmp_path):
     one.fit()
     resumed = Trainer.resume(str(tmp_path / "split"), data=(one.train_set, one.test_set), progress=False,
                              log=lambda s: None)
-    mine = {name: owner.params[key] for name, owner, key in resumed.model.parameters()}
-    reference = {name: owner.params[key] for name, owner, key in one.model.parameters()}
+    mine = resumed.model.named_parameters()
+    reference = one.model.named_parameters()
     assert largest_relative_difference(mine, reference) < 1e-5
     assert resumed.history[0]["train_loss"] == pytest.approx(one.history[0]["train_loss"], rel=1e-5)
     assert resumed.history[0]["val_loss"] == pytest.approx(one.history[0]["val_loss"], rel=1e-5)
@@ -114,7 +114,7 @@ def test_data_parallelism_is_one_process_in_float64(tmp_path):
         assert int(parallel.pop("allreduces")) == steps
         one = float64_trainer(str(tmp_path / f"one{batch_size}"), batch_size)
         one.fit()
-        reference = {name: owner.params[key] for name, owner, key in one.model.parameters()}
+        reference = one.model.named_parameters()
         assert largest_relative_difference(parallel, reference) < 1e-12, batch_size
 
 

@@ -2,12 +2,13 @@
 import numpy as np
 import pytest
 
+from minialex import dispatch
 from minialex.backend import to_numpy
 from minialex.layers import (AvgPool2d, Conv2d, Dropout, Flatten, Linear, LocalResponseNorm, MaxPool2d, ReLU,
                              Sequential, SoftmaxCrossEntropy, Tanh)
 from minialex.gradcheck import numerical_gradient
-from minialex.layers.loss import log_softmax, softmax
-from minialex.layers.naive import (avgpool2d_naive, conv2d_backward_naive, conv2d_naive, lrn_backward_naive, lrn_naive,
+from minialex.functional.loss import log_softmax, softmax
+from minialex.functional.naive import (avgpool2d_naive, conv2d_backward_naive, conv2d_naive, lrn_backward_naive, lrn_naive,
                                    maxpool2d_backward_naive, maxpool2d_naive)
 
 
@@ -79,7 +80,8 @@ def test_conv2d_builds_columns_by_rows_where_it_can(conv_path, stride, padding, 
     """The rows path needs stride 1 and padding below the kernel size (so the
     input gradient's padding k-1-p is not negative); otherwise im2col."""
     layer = Conv2d(4, 4, kernel, stride, padding)
-    assert layer._by_rows(np.zeros((1, 4, 9, 9), np.float32)) == (expected and conv_path == "rows")
+    chosen = dispatch.choose("conv2d", np.zeros((1, 4, 9, 9), np.float32), layer.params["W"], stride, padding)
+    assert chosen.name == ("cpu-rows" if expected and conv_path == "rows" else "cpu-im2col")
 
 
 @pytest.mark.parametrize("in_channels, groups, expected", [(3, 1, False), (32, 1, True), (32, 4, False)])
@@ -87,7 +89,8 @@ def test_conv2d_by_rows_needs_deep_enough_kernel_rows(in_channels, groups, expec
     """At the default ROW_DEPTH_MIN (64): a kernel row of kw*C/groups = 5*3 values
     (the Figure-1 net's conv1) is too thin for products of its own; 5*32 is not."""
     layer = Conv2d(in_channels, 8, 5, 1, 2, groups)
-    assert layer._by_rows(np.zeros((1, in_channels, 9, 9), np.float32)) == expected
+    chosen = dispatch.choose("conv2d", np.zeros((1, in_channels, 9, 9), np.float32), layer.params["W"], 1, 2)
+    assert (chosen.name == "cpu-rows") == expected
 
 
 @pytest.mark.parametrize("kernel, stride, padding, ceil_mode", [
@@ -184,7 +187,7 @@ def test_dtype_is_preserved(on_device, device, dtype):
     assert loss.forward(out, on_device(np.array([0, 1]))).dtype == dtype
     dx = model.backward(loss.backward())
     assert dx.dtype == dtype
-    assert all(owner.grads[key].dtype == dtype for _, owner, key in model.parameters())
+    assert all(g.dtype == dtype for g in model.named_grads().values())
 
 
 def test_dropout_train_and_eval(on_device):
@@ -256,7 +259,7 @@ def test_softmax_is_stable_and_the_losss_probabilities(on_device):
     assert np.array_equal(probs[1], [1, 0, 0]) and np.isfinite(to_numpy(log_softmax(on_device(logits)))).all()
     loss = SoftmaxCrossEntropy()
     loss.forward(on_device(logits), on_device(np.array([2, 0])))
-    assert np.array_equal(to_numpy(loss._probs), probs), "the loss's softmax is this one"
+    assert np.array_equal(to_numpy(loss._cache[0]), probs), "the loss's softmax is this one"
 
 
 @pytest.mark.parametrize("stride, groups", [(1, 1), (2, 2)])
@@ -264,7 +267,7 @@ def test_conv2d_in_many_small_chunks(monkeypatch, on_device, device, conv_path, 
     """The fast path cuts a batch into chunks that fit in cache; with tiny budgets
     every image is its own chunk, and the results must not change."""
     from minialex.gradcheck import check_layer
-    from minialex.layers import chunks, conv
+    from minialex.fast import chunks, conv
     monkeypatch.setattr(conv, "COLUMN_BYTES", 1)
     monkeypatch.setattr(chunks, "CHUNK_BYTES", 1)
     rng = np.random.default_rng(7)
@@ -280,7 +283,7 @@ def test_conv2d_in_many_small_chunks(monkeypatch, on_device, device, conv_path, 
 def test_im2col_rows_windows_are_im2col_blocks(kh, kw, padding, groups):
     """For stride 1, kernel row i's view of im2col_rows holds exactly im2col's
     rows for that kernel row (reordered from (n, y, z) to (y, z, n) columns)."""
-    from minialex.layers.im2col import im2col, im2col_rows, row_window
+    from minialex.fast.columns import im2col, im2col_rows, row_window
     n, c, h, w = 2, 4, 6, 7
     x = np.random.default_rng(3).standard_normal((n, c, h, w))
     oh, ow = h + 2 * padding - kh + 1, w + 2 * padding - kw + 1

@@ -210,7 +210,7 @@ def _float64_mean_image(images):
 
 
 def _conv2d_by_the_loops(x, W, b):
-    from minialex.layers.naive import conv2d_naive
+    from minialex.functional.naive import conv2d_naive
     return conv2d_naive(x, W, b)
 
 
@@ -225,7 +225,7 @@ def _conv2d_a_product_per_pixel(x, W, b):
 
 
 def _conv_backward_by_the_loops(dout, x, W, stride=1, padding=0, groups=1):
-    from minialex.layers.naive import conv2d_backward_naive
+    from minialex.functional.naive import conv2d_backward_naive
     return conv2d_backward_naive(dout, x, W, stride, padding, groups)
 
 

@@ -14,7 +14,26 @@ def net():
 
 
 def test_alexnet_has_the_papers_parameter_count(net):
-    assert sum(owner.params[key].size for _, owner, key in net.parameters()) == 60_965_224
+    assert sum(w.size for w in net.named_parameters().values()) == 60_965_224
+
+
+def test_parameters_are_reached_by_layer_name(net):
+    assert net["conv1"].params["W"].shape == (96, 3, 11, 11)
+    assert net["fc8"].params["b"].shape == (1000,)
+    params = net.named_parameters()
+    assert list(params)[:4] == ["conv1.W", "conv1.b", "conv2.W", "conv2.b"]
+    assert params["conv2.W"] is net["conv2"].params["W"]  # the arrays themselves: an update is seen everywhere
+    with pytest.raises(KeyError, match="no layer named 'conv9'.*conv1, "):
+        net["conv9"]
+
+
+def test_named_grads_are_the_last_backward_pass():
+    model = figure1_net(in_channels=1, input_size=28)
+    out = model.forward(np.random.default_rng(1).standard_normal((2, 1, 28, 28)).astype(np.float32))
+    model.backward(np.ones_like(out))
+    grads = model.named_grads()
+    assert list(grads) == list(model.named_parameters())
+    assert grads["fc.b"] is model["fc"].grads["b"] and np.allclose(grads["fc.b"], 2)  # d(sum of out)/db: 2 images
 
 
 def test_alexnet_layer_table(net):
@@ -59,7 +78,7 @@ def test_alexnet_ablation_switches():
     kinds = [type(layer) for layer in plain.layers]
     assert LocalResponseNorm not in kinds and Dropout not in kinds
     assert all(layer.kernel_size == 2 for layer in plain.layers if isinstance(layer, MaxPool2d))
-    assert sum(owner.params[key].size for _, owner, key in plain.parameters()) == \
+    assert sum(w.size for w in plain.named_parameters().values()) == \
         60_965_224 - 4096 * 990 - 990  # only fc8 shrinks: same pooled shapes with 2x2 pools
 
 
@@ -126,7 +145,7 @@ def test_alexnet_lrn_within_each_gpu_or_across_both():
 
 
 def weights(model):
-    return {name: owner.params[key] for name, owner, key in model.parameters()}
+    return model.named_parameters()
 
 
 @pytest.mark.parametrize("options, expected", [

@@ -32,7 +32,7 @@ def config(**overrides):
 
 
 def params(trainer):
-    return {name: owner.params[key].copy() for name, owner, key in trainer.model.parameters()}
+    return {name: w.copy() for name, w in trainer.model.named_parameters().items()}
 
 
 def assert_same(a, b):

@@ -1,18 +1,24 @@
 """Checks for lesson 02, convolution."""
 import numpy as np
 
+from minialex import functional as F
 from minialex.layers import Conv2d
-from minialex.layers.naive import conv2d_backward_naive, conv2d_naive
-from minialex.layers.sizes import conv_output_size
+from minialex.functional.naive import conv2d_backward_naive, conv2d_naive
+from minialex.functional.sizes import conv_output_size
 
 from . import ExerciseFailed
 from .watch import run_watched
-from .windows import coverage, expect_array, expect_gradient, expect_sums_where_windows_overlap, im2col_reference
+from .windows import coverage, expect_array, expect_gradient, expect_sums_where_windows_overlap
 
 # the library's own convolutions: an exercise that calls them has not written its own
-REFUSED_FORWARD = {conv2d_naive: "conv2d_naive (the loop version)", Conv2d.forward: "Conv2d.forward (the library's)"}
+REFUSED_IM2COL = {F.im2col: "minialex.functional.im2col (the library's)"}
+REFUSED_COL2IM = {F.col2im: "minialex.functional.col2im (the library's)"}
+REFUSED_FORWARD = {conv2d_naive: "conv2d_naive (the loop version)", Conv2d.forward: "Conv2d.forward (the library's)",
+                   F.conv2d_forward: "minialex.functional.conv2d_forward (the library's)", **REFUSED_IM2COL}
 REFUSED_BACKWARD = {conv2d_backward_naive: "conv2d_backward_naive (the loop version)",
-                    Conv2d.backward: "Conv2d.backward (the library's)"}
+                    Conv2d.backward: "Conv2d.backward (the library's)",
+                    F.conv2d_backward: "minialex.functional.conv2d_backward (the library's)",
+                    **REFUSED_IM2COL, **REFUSED_COL2IM}
 # (x shape, kh, kw, stride, padding): windows that overlap (stride < kernel), that leave gaps
 # (stride > kernel), padding to cut off, non-square images
 WINDOW_CASES = [((2, 3, 5, 6), 3, 3, 1, 0), ((1, 2, 7, 7), 3, 3, 2, 1), ((2, 1, 8, 7), 2, 2, 3, 0),
@@ -40,15 +46,16 @@ def check_im2col(my_im2col):
     rng = np.random.default_rng(3)
     for shape, kh, kw in [((1, 1, 4, 4), 2, 2), ((2, 3, 5, 6), 3, 2), ((1, 2, 3, 3), 3, 3)]:
         x = rng.standard_normal(shape)
-        _compare_columns(my_im2col(x.copy(), kh, kw), im2col_reference(x, kh, kw), _case_name(shape, kh, kw, 1, 0))
+        got = run_watched(my_im2col, (x.copy(), kh, kw), REFUSED_IM2COL, "my_im2col")
+        _compare_columns(got, F.im2col(x, kh, kw), _case_name(shape, kh, kw, 1, 0))
     for shape, kh, kw, stride, padding in WINDOW_CASES:
         x = rng.standard_normal(shape)
         try:
-            got = my_im2col(x.copy(), kh, kw, stride, padding)
+            got = run_watched(my_im2col, (x.copy(), kh, kw, stride, padding), REFUSED_IM2COL, "my_im2col")
         except TypeError as err:
             raise ExerciseFailed(f"my_im2col(x, kh, kw, stride, padding) should also take a stride and a "
                                  f"padding ({err})") from None
-        _compare_columns(got, im2col_reference(x, kh, kw, stride, padding),
+        _compare_columns(got, F.im2col(x, kh, kw, stride, padding),
                          _case_name(shape, kh, kw, stride, padding))
 
 
@@ -92,13 +99,14 @@ def check_col2im(my_col2im):
     rng = np.random.default_rng(12)
     for shape, kh, kw, stride, padding in WINDOW_CASES + [((2, 3, 17, 17), 3, 3, 1, 1)]:
         x = rng.standard_normal(shape)
-        dcols = rng.standard_normal(im2col_reference(x, kh, kw, stride, padding).shape)
+        dcols = rng.standard_normal(F.im2col(x, kh, kw, stride, padding).shape)
         case = _case_name(shape, kh, kw, stride, padding)
         positions = dcols.shape[2] if shape[2] > 10 else None
-        got = run_watched(my_col2im, (dcols.copy(), shape, kh, kw, stride, padding), {}, "my_col2im", positions)
+        got = run_watched(my_col2im, (dcols.copy(), shape, kh, kw, stride, padding), REFUSED_COL2IM, "my_col2im",
+                          positions)
         _expect_unpadded(got, shape, padding, case)
         numeric_hint = _overlap_hint(shape, kh, kw, stride, padding, f"{case}: the result")
-        expect_gradient(got, lambda: im2col_reference(x, kh, kw, stride, padding), x, dcols,
+        expect_gradient(got, lambda: F.im2col(x, kh, kw, stride, padding), x, dcols,
                         f"{case}: the result", hint=numeric_hint)
 
 

@@ -2,8 +2,8 @@
 import numpy as np
 
 from minialex.layers import AvgPool2d, LocalResponseNorm, MaxPool2d
-from minialex.layers.lrn import channel_window_sum
-from minialex.layers.naive import lrn_backward_naive, maxpool2d_backward_naive
+from minialex.functional.lrn import channel_window_sum
+from minialex.functional.naive import lrn_backward_naive, maxpool2d_backward_naive
 
 from . import ExerciseFailed
 from .watch import run_watched

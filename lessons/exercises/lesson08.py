@@ -70,7 +70,7 @@ def figure1_reference(dtype, seed=0):
 
 
 def _params(net):
-    return {name: owner.params[key].copy() for name, owner, key in net.parameters()}
+    return {name: w.copy() for name, w in net.named_parameters().items()}
 
 
 def fifty_images():

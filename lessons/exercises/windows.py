@@ -1,13 +1,13 @@
 """What the graders of lessons 2 and 4 share: sliding windows and gradient checks.
 
-``im2col_reference`` is im2col straight from its definition (a sliding-window
-view, no loops); ``coverage`` counts the windows each input pixel lies in, which
+``coverage`` counts the windows each input pixel lies in, which
 tells a grader where overlapping windows must add up their gradients; and
 ``expect_gradient`` compares a learner's gradient with centred differences
 (``minialex.gradcheck``, float64).
 """
 import numpy as np
 
+from minialex.functional import im2col
 from minialex.gradcheck import numerical_gradient, rel_error
 
 from . import ExerciseFailed
@@ -15,21 +15,11 @@ from . import ExerciseFailed
 GRADIENT_TOLERANCE = 1e-6  # float64 centred differences agree with a right gradient to ~1e-9
 
 
-def im2col_reference(x, kh, kw, stride=1, padding=0):
-    """x (N, C, H, W) -> cols (N, C*kh*kw, OH*OW): row c*kh*kw + i*kw + j, column y*OW + z
-    holding the zero-padded input at (y*stride + i, z*stride + j)."""
-    n, c = x.shape[:2]
-    padded = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
-    win = np.lib.stride_tricks.sliding_window_view(padded, (kh, kw), axis=(2, 3))[:, :, ::stride, ::stride]
-    oh, ow = win.shape[2:4]
-    return win.transpose(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, oh * ow)
-
-
 def coverage(x_shape, kh, kw, stride=1, padding=0):
     """(N, C, H, W) int array: in how many windows each input pixel lies."""
     n, c, h, w = x_shape
     ids = np.arange(n * c * h * w, dtype=np.float64).reshape(x_shape)
-    marked = im2col_reference(ids + 1, kh, kw, stride, padding)  # 0 marks the padding
+    marked = im2col(ids + 1, kh, kw, stride, padding)  # 0 marks the padding
     counts = np.bincount(marked.astype(np.int64).ravel(), minlength=ids.size + 1)[1:]
     return counts.reshape(x_shape)
 

@@ -19,7 +19,7 @@ import os
 import numpy as np
 
 from ..backend import cupy, gpu_available
-from ..layers import chunks
+from ..fast import chunks
 from .comm import INSTALL, world
 
 KINDS = ("none", "data", "model")

@@ -1,26 +1,20 @@
-"""Dropout (paper section 4.2)."""
+"""Dropout (paper section 4.2; the maths: minialex/functional/dropout.py)."""
 import numpy as np
 
-from ..backend import get_array_module
-from . import cuda_kernels
+from .. import dispatch
+from ..functional import dropout_backward, dropout_forward
 from .layer import Layer
 
 
 class Dropout(Layer):
-    """Zero each input with probability p while training.
-
-    "Inverted" dropout: the survivors are multiplied by 1/(1-p) at training
-    time, so at test time the layer is the identity. The paper instead
-    multiplies by 1-p at test time (0.5 for p = 0.5); the expected outputs are
-    the same. Any shape in, same shape out.
+    """Zero each input with probability p while training; survivors times
+    1/(1-p) ("inverted" dropout), so at test time the layer is the identity.
+    Any shape in, same shape out.
 
     ``rng``: the NumPy generator that draws the masks, kept on the layer so a
     checkpoint can save it and a resumed run draws the same masks. On the GPU
-    it draws one integer per mask, the seed of a CUDA kernel that makes the
-    mask there (cuda_kernels.py): the masks differ from the CPU's, but are as
-    reproducible, without copying a mask from the CPU at every step. With the
-    kernels switched off (``MINIALEX_CUDA_KERNELS=0``) the mask is drawn on
-    the CPU, as without a GPU, and copied over.
+    it draws the seed of a CUDA kernel that makes the mask there (see
+    ``dispatch``): the masks differ from the CPU's, but are as reproducible.
 
     ``part``: None, or (axis, start, whole) when a parallel run
     (``minialex.distributed``) gives this process only part of the layer's
@@ -48,13 +42,9 @@ class Dropout(Layer):
             self._mask = None
             return x
         shape, window = self._whole(x.shape)
-        if cuda_kernels.enabled_for(x):
-            mask = cuda_kernels.dropout_mask(shape, x.dtype, self.rng.integers(2**63), self.p)
-        else:
-            u = self.rng.random(shape, dtype=x.dtype)
-            mask = get_array_module(x).asarray((u >= self.p).astype(x.dtype) / x.dtype.type(1 - self.p))
-        self._mask = mask[window]
-        return x * self._mask
+        make_mask = dispatch.choose("dropout_mask", x).forward
+        out, self._mask = dropout_forward(x, make_mask(x, shape, self.p, self.rng)[window])
+        return out
 
     def _whole(self, shape):
         """(the whole input's shape, the index of this part in it); see ``part``."""
@@ -66,4 +56,4 @@ class Dropout(Layer):
         return shape[:axis] + (whole,) + shape[axis + 1:], tuple(window)
 
     def backward(self, dout):
-        return dout if self._mask is None else dout * self._mask
+        return dout if self._mask is None else dropout_backward(dout, self._mask)

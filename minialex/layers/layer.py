@@ -8,6 +8,11 @@ A layer is an object with
   parameter) and returns dL/d(input);
 * ``params`` / ``grads``: dicts name -> array, keys ``"W"`` and ``"b"``;
 * ``train()`` / ``eval()``: only dropout behaves differently in the two modes.
+
+The maths is not here: a layer holds its parameters and settings, checks its
+input, and calls the forward/backward pair of ``minialex.functional`` (or the
+fast path ``minialex.dispatch`` chooses for it), keeping the cache between
+the two passes (``_run`` and ``_run_backward``).
 """
 import numpy as np
 
@@ -51,6 +56,24 @@ class Layer:
             self.params[key] = value
         self.grads = {}
         return self
+
+    def _run(self, implementation, *args):
+        """out of ``implementation.forward(*args)``; its cache and backward are kept for ``_run_backward``."""
+        out, self._cache = implementation.forward(*args)
+        self._backward = implementation.backward
+        return out
+
+    def _run_backward(self, dout, *args):
+        return self._backward(dout, self._cache, *args)
+
+    def named_parameters(self):
+        """{"W": array, "b": array}; for a Sequential {"conv1.W": array, ...} (PyTorch's names).
+        The arrays themselves, not copies. One layer's: ``model["conv1"].params["W"]``."""
+        return {name: owner.params[key] for name, owner, key in self.parameters()}
+
+    def named_grads(self):
+        """As ``named_parameters``, for the gradients of the last backward pass."""
+        return {name: owner.grads[key] for name, owner, key in self.parameters()}
 
     def extra_repr(self):
         return ""

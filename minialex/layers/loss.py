@@ -1,23 +1,5 @@
-"""Softmax cross-entropy: the loss AlexNet minimises (the paper's "1000-way softmax")."""
-
-from ..backend import get_array_module
-
-
-def log_softmax(logits):
-    """log softmax(logits), row by row: (N, K) -> (N, K), on NumPy or CuPy arrays.
-
-    Numerically stable: subtracting each row's maximum before exp changes
-    nothing mathematically (softmax is shift-invariant) and keeps exp() from
-    overflowing for large logits.
-    """
-    xp = get_array_module(logits)
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    return shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
-
-
-def softmax(logits):
-    """The class probabilities of logits (N, K): each row positive, summing to 1."""
-    return get_array_module(logits).exp(log_softmax(logits))
+"""Softmax cross-entropy, the loss AlexNet minimises (the maths: minialex/functional/loss.py)."""
+from ..functional.loss import softmax_cross_entropy_backward, softmax_cross_entropy_forward
 
 
 class SoftmaxCrossEntropy:
@@ -28,7 +10,6 @@ class SoftmaxCrossEntropy:
     """
 
     def forward(self, logits, labels):
-        xp = get_array_module(logits)
         if getattr(logits, "ndim", None) != 2 or logits.dtype.kind != "f":
             raise ValueError(f"SoftmaxCrossEntropy: logits must be a float (N, K) array, got "
                              f"{getattr(logits, 'dtype', type(logits).__name__)} shape {getattr(logits, 'shape', None)}")
@@ -39,16 +20,11 @@ class SoftmaxCrossEntropy:
         if n and (int(labels.min()) < 0 or int(labels.max()) >= k):
             raise ValueError(f"SoftmaxCrossEntropy: labels must lie in [0, {k}), "
                              f"got values from {int(labels.min())} to {int(labels.max())}")
-        log_probs = log_softmax(logits)
-        self._probs, self._labels = xp.exp(log_probs), labels  # softmax(logits), without computing it twice
-        return -log_probs[xp.arange(n), labels].mean()
+        loss, self._cache = softmax_cross_entropy_forward(logits, labels)
+        return loss
 
     __call__ = forward
 
     def backward(self, dout=1.0):
         """-> dL/dlogits (N, K); ``dout`` scales it (dL/dloss, 1 by default)."""
-        xp = get_array_module(self._probs)
-        n = self._probs.shape[0]
-        grad = self._probs.copy()
-        grad[xp.arange(n), self._labels] -= 1
-        return grad * (float(dout) / n)
+        return softmax_cross_entropy_backward(dout, self._cache)

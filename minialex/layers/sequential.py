@@ -14,7 +14,12 @@ class Sequential(Layer):
             raise ValueError("Sequential: give one name per layer")
 
     def __getitem__(self, i):
-        return self.layers[i] if isinstance(i, int) else self.layers[self.names.index(i)]
+        """``model[0]`` or ``model["conv1"]``: a layer, by position or by name."""
+        if isinstance(i, int):
+            return self.layers[i]
+        if i not in self.names:
+            raise KeyError(f"Sequential has no layer named {i!r}; its layers: {', '.join(self.names)}")
+        return self.layers[self.names.index(i)]
 
     def __len__(self):
         return len(self.layers)

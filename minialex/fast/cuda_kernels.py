@@ -1,8 +1,8 @@
 """CUDA kernels for the layers where composed CuPy operations waste the GPU.
 
-Every layer already runs on the GPU without this file: im2col.py, pooling.py
-and lrn.py are written with ``get_array_module``, so CuPy executes the same
-slicing and arithmetic as NumPy. But each of those operations is its own
+Every operation already runs on the GPU without this file: minialex.functional
+is written with ``get_array_module``, so CuPy executes the same slicing and
+arithmetic as NumPy. But each of those operations is its own
 kernel launch that reads and writes a whole array: max-pooling's 3x3 window
 is 9 passes over the input (and backward 4 more per offset), col2im is one
 strided add per kernel offset (121 passes for AlexNet's 11x11 conv1), LRN is
@@ -17,14 +17,15 @@ max-pool backward: each window sends gradient to its inputs) are written as
 *gathers* instead: each input pixel visits the windows that contain it.
 
 The kernels are C++ templates, compiled once per process for float and double
-on first use (CuPy keeps the binaries in its disk cache). ``MINIALEX_CUDA_KERNELS=0``
-switches them off, so the composed CuPy path can be compared and timed.
+on first use (CuPy keeps the binaries in its disk cache). At the end, the
+operations they make, with the signatures of minialex.functional's, for
+minialex.dispatch to choose; ``dispatch.set_path("reference")`` runs the
+composed CuPy code instead, so the two can be compared and timed.
 """
-import os
-
 import numpy as np
 
 from ..backend import cupy
+from ..functional.pooling import pool_output_shape
 
 SOURCE = r"""
 // A grid-stride loop: element i of n, for any launch size.
@@ -191,16 +192,9 @@ THREADS_PER_BLOCK = 256
 _module = None
 
 
-def switched_on():
-    """False where MINIALEX_CUDA_KERNELS=0: the layers then take the composed CuPy path. Read at every
-    call, not once at import, on purpose: benchmarks/run_gpu.py and the tests switch it within one
-    process, to compare the two paths."""
-    return os.environ.get("MINIALEX_CUDA_KERNELS", "1") != "0"
-
-
-def enabled_for(x):
-    """True if ``x`` is a CuPy array of a type the kernels handle, and they are switched on."""
-    return cupy is not None and isinstance(x, cupy.ndarray) and x.dtype in C_TYPES and switched_on()
+def takes(x):
+    """True for a CuPy array: the arrays these kernels run on."""
+    return cupy is not None and isinstance(x, cupy.ndarray)
 
 
 def _launch(name, n, dtype, *args):
@@ -219,7 +213,7 @@ def _ints(*values):
 
 
 def im2col(x, kh, kw, stride, padding, oh, ow, groups, out):
-    """As ``im2col.im2col``, into ``out`` (groups, kh*kw*C/groups, N*OH*OW)."""
+    """As ``columns.im2col``, into ``out`` (groups, kh*kw*C/groups, N*OH*OW)."""
     x = cupy.ascontiguousarray(x)
     n, c, h, w = x.shape
     _launch("im2col", out.size, x.dtype, x, out, *_ints(n, c, h, w, kh, kw, stride, padding, oh, ow, groups))
@@ -227,7 +221,7 @@ def im2col(x, kh, kw, stride, padding, oh, ow, groups, out):
 
 
 def col2im(cols, x_shape, kh, kw, stride, padding, oh, ow, groups):
-    """As ``im2col.col2im``: cols -> dx (N, C, H, W)."""
+    """As ``columns.col2im``: cols -> dx (N, C, H, W)."""
     n, c, h, w = x_shape
     cols = cupy.ascontiguousarray(cols)
     dx = cupy.empty(x_shape, dtype=cols.dtype)
@@ -235,18 +229,35 @@ def col2im(cols, x_shape, kh, kw, stride, padding, oh, ow, groups):
     return dx
 
 
-def maxpool_forward(x, k, stride, padding, oh, ow):
-    """x (N, C, H, W) -> (out (N, C, OH, OW), argmax (N, C, OH, OW) int32, as h*W + w)."""
+def dropout_mask(like, shape, p, rng):
+    """As ``functional.dropout_mask``, made on the GPU: ``rng`` draws one
+    integer, the seed of the kernel. The masks differ from the CPU's, but are
+    as reproducible, and no mask is copied from the CPU at every step."""
+    mask = cupy.empty(shape, dtype=like.dtype)
+    t = np.dtype(like.dtype).type
+    seed = rng.integers(2**63)
+    _launch("dropout_mask", mask.size, mask.dtype, mask, np.int64(mask.size), np.uint64(seed), t(p), t(1 / (1 - p)))
+    return mask
+
+
+# -- the operations, with minialex.functional's signatures ---------------------------------------
+
+
+def maxpool2d_forward(x, kernel_size, stride, padding=0, ceil_mode=False):
+    """One thread per window, which keeps its argmax for backward."""
     x = cupy.ascontiguousarray(x)
     n, c, h, w = x.shape
+    _, _, oh, ow = pool_output_shape(x.shape, kernel_size, stride, padding, ceil_mode)
     out = cupy.empty((n, c, oh, ow), dtype=x.dtype)
-    argmax = cupy.empty((n, c, oh, ow), dtype=np.int32)
-    _launch("maxpool_forward", out.size, x.dtype, x, out, argmax, *_ints(n * c, h, w, k, stride, padding, oh, ow))
-    return out, argmax
+    argmax = cupy.empty((n, c, oh, ow), dtype=np.int32)  # as h*W + w
+    _launch("maxpool_forward", out.size, x.dtype, x, out, argmax,
+            *_ints(n * c, h, w, kernel_size, stride, padding, oh, ow))
+    return out, (x.shape, argmax, kernel_size, stride, padding)
 
 
-def maxpool_backward(dout, argmax, x_shape, k, stride, padding):
-    """dout (N, C, OH, OW) -> dx (N, C, H, W), through the argmax that forward kept."""
+def maxpool2d_backward(dout, cache):
+    """Each input pixel gathers the gradient of the windows whose argmax it is."""
+    x_shape, argmax, k, stride, padding = cache
     dout = cupy.ascontiguousarray(dout)
     n, c, h, w = x_shape
     dx = cupy.empty(x_shape, dtype=dout.dtype)
@@ -261,25 +272,18 @@ def _lrn_args(x, size, alpha, beta, k):
     return (np.int32(c), np.int64(h * w), np.int64(x.size), np.int32(size), t(alpha), t(beta), t(k))
 
 
-def lrn_forward(x, size, alpha, beta, k):
-    """x (N, C, H, W) -> x * (k + alpha * window sum of x^2)^-beta."""
-    x = cupy.ascontiguousarray(x)
-    out = cupy.empty_like(x)
-    _launch("lrn_forward", x.size, x.dtype, x, out, *_lrn_args(x, size, alpha, beta, k))
-    return out
+def lrn_forward(x, size=5, alpha=1e-4, beta=0.75, k=2.0, groups=1):
+    """One thread per element, the formula of functional.lrn_forward; a group is an image of its own."""
+    n, c, h, w = x.shape
+    a = cupy.ascontiguousarray(x).reshape(n * groups, c // groups, h, w)
+    out = cupy.empty_like(a)
+    _launch("lrn_forward", a.size, a.dtype, a, out, *_lrn_args(a, size, alpha, beta, k))
+    return out.reshape(x.shape), (a, size, alpha, beta, k)
 
 
-def lrn_backward(x, dout, size, alpha, beta, k):
-    """dL/dx of LRN, from the forward input x and dout, both (N, C, H, W)."""
-    x, dout = cupy.ascontiguousarray(x), cupy.ascontiguousarray(dout)
-    dx = cupy.empty_like(x)
-    _launch("lrn_backward", x.size, x.dtype, x, dout, dx, *_lrn_args(x, size, alpha, beta, k))
-    return dx
-
-
-def dropout_mask(shape, dtype, seed, p):
-    """A mask of ``shape``: 1/(1-p) with probability 1-p, else 0, fixed by the integer ``seed``."""
-    mask = cupy.empty(shape, dtype=dtype)
-    t = np.dtype(dtype).type
-    _launch("dropout_mask", mask.size, mask.dtype, mask, np.int64(mask.size), np.uint64(seed), t(p), t(1 / (1 - p)))
-    return mask
+def lrn_backward(dout, cache):
+    a, size, alpha, beta, k = cache
+    g = cupy.ascontiguousarray(dout).reshape(a.shape)
+    dx = cupy.empty_like(a)
+    _launch("lrn_backward", a.size, a.dtype, a, g, dx, *_lrn_args(a, size, alpha, beta, k))
+    return dx.reshape(dout.shape)

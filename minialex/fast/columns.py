@@ -1,4 +1,4 @@
-"""im2col / col2im: turning a convolution into one matrix product.
+"""The CPU's im2col / col2im: the columns of minialex.functional.conv, laid out for speed.
 
 Every output pixel of a convolution is a dot product between a kernel and the
 C*kh*kw input values under it. im2col copies those values into a column, one
@@ -28,32 +28,14 @@ The rest is about memory, which decides the speed:
   into a buffer small enough to stay in cache; the one product becomes
   kh products, summed.
 
-On the GPU, im2col and col2im are one CUDA kernel each (cuda_kernels.py); the
-code below is their definition, and runs on the CPU.
-
-This module also holds the padding every fast path shares.
+The columns are those of ``minialex.functional.im2col`` (the lessons'
+layout, (N, C*kh*kw, OH*OW), rows (c, i, j)) in another order: the whole
+batch's columns side by side, (groups, kh*kw*C/groups, N*OH*OW), rows
+(i, j, c). The CUDA kernels (cuda_kernels.py) write this same layout.
 """
 import numpy as np
 
 from ..backend import get_array_module
-from . import cuda_kernels
-
-
-def pad_hw(x, padding, value=0.0, out=None):
-    """Pad the last two axes of (N, C, H, W) by ``padding`` = (top, bottom, left, right),
-    into ``out`` if given (only the border is filled, then x copied inside)."""
-    top, bottom, left, right = padding
-    if not any(padding):
-        return x
-    n, c, h, w = x.shape
-    if out is None:
-        out = get_array_module(x).empty((n, c, h + top + bottom, w + left + right), dtype=x.dtype)
-    out[:, :, :top] = value
-    out[:, :, top + h:] = value
-    out[:, :, top:top + h, :left] = value
-    out[:, :, top:top + h, left + w:] = value
-    out[:, :, top:top + h, left:left + w] = x
-    return out
 
 
 def batch_to_last(a, out):
@@ -100,9 +82,8 @@ def im2col(x, kh, kw, stride, padding, oh, ow, groups=1, out=None):
     xp = get_array_module(x)
     if out is None or out.shape != shape or out.dtype != x.dtype:
         out = xp.empty(shape, dtype=x.dtype)
-    if cuda_kernels.enabled_for(x):  # on the GPU: one thread per column entry
-        return cuda_kernels.im2col(x, kh, kw, stride, padding, oh, ow, groups, out)
-    xt = pad_hw(x, (padding,) * 4).transpose(1, 2, 3, 0)  # a view: no copy
+    xt = x if not padding else xp.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    xt = xt.transpose(1, 2, 3, 0)  # a view: no copy
     column_view(out, kh, kw, c, oh, ow, n, groups)[...] = windows(xt, kh, kw, stride, oh, ow, groups)
     return out
 
@@ -113,8 +94,6 @@ def col2im(cols, x_shape, kh, kw, stride, padding, oh, ow, groups=1):
     One strided ``+=`` per kernel offset (i, j): kh*kw vectorised adds instead of
     a scatter with ``np.add.at``, which is many times slower.
     """
-    if cuda_kernels.enabled_for(cols):  # on the GPU: one thread per pixel, gathering
-        return cuda_kernels.col2im(cols, x_shape, kh, kw, stride, padding, oh, ow, groups)
     n, c, h, w = x_shape
     p = padding
     xp = get_array_module(cols)
