@@ -24,96 +24,41 @@ import sys
 import time
 
 from .backend import default_device
-from .data import DATASETS
+from .config import WHERE_IT_RUNS, TrainConfig, add_options, check_config, given_options, option_name
 from .distributed import KINDS, leave, make_parallel
 from .evaluation import evaluate, load_validation_set, one_class_warning
-from .models import ACTIVATIONS, INITS, MODELS
-from .trainer import (CHECKPOINT, SCHEDULES, WHERE_IT_RUNS, TrainConfig, Trainer, TrainingInterrupted, check_config,
-                      check_run_dir, load_model, option_name, run_lock)
-
-
-def device_name(name):
-    """--device: "cuda" is PyTorch's name for the GPU."""
-    return "gpu" if name == "cuda" else name
+from .run_files import CHECKPOINT, check_run_dir, run_lock
+from .saved_model import load_model
+from .trainer import Trainer, TrainingInterrupted
 
 
 def build_parser():
-    d = TrainConfig()
+    """The options of TrainConfig (minialex.config: defaults, help and checks are written there), then
+    those of the command itself."""
     p = argparse.ArgumentParser(prog="python -m minialex.train", description=__doc__.split("\n\n")[0],
                                 epilog="exit codes: 0 done, 1 error, 2 bad command line, 130 stopped by Ctrl-C, "
                                        "143 stopped by SIGTERM (both after saving a checkpoint)")
+    groups = add_options(p)
+    g = groups["run"]
 
-    def option(group, flag, default, help, **kwargs):
-        """Every option is None unless it is given, so that --resume can tell what was asked for; ``default``
-        is what a new run uses, shown in --help."""
-        group.add_argument(flag, default=None, help=f"{help} (default: {default})", **kwargs)
+    def flag(name, help, default="off", **kwargs):
+        g.add_argument(name, default=None, help=f"{help} (default: {default})", **kwargs)
 
-    g = p.add_argument_group("model")
-    option(g, "--model", d.model, "the network", choices=list(MODELS))
-    option(g, "--activation", d.activation, "the non-linearity, section 3.1", choices=list(ACTIVATIONS))
-    option(g, "--lrn", "on for alexnet, off for figure1", "local response normalisation, section 3.3",
-           action=argparse.BooleanOptionalAction)
-    option(g, "--pool", "overlap", "3x3 stride-2 pooling (overlap: the paper's, section 3.4) or 2x2 stride-2 (plain)",
-           choices=["overlap", "plain"])
-    option(g, "--init", d.init, "alexnet's initial weights: the paper's (biases 1) or Caffe's reference (biases 0.1)",
-           choices=list(INITS))
-    option(g, "--dropout", "0.5 for alexnet, 0 for figure1", "dropout probability, in [0, 1)", type=float, metavar="P")
-    g = p.add_argument_group("data")
-    option(g, "--dataset", d.dataset, "the images; the README's Data section lists them", choices=DATASETS)
-    option(g, "--data-dir", "$MINIALEX_DATA, else ~/.cache/minialex",
-           "where the data set is (or goes, with --download)")
-    option(g, "--val-dir", "DATA_DIR/val if DATA_DIR holds train/ and val/, else a held-out 10%% of DATA_DIR",
-           "--dataset folder: the validation images' CLASS/IMAGE tree")
-    option(g, "--download", "off", "download the data set if it is missing", action="store_true")
-    option(g, "--subset", "all images", "train on a stratified subset of N images", type=int, metavar="N")
-    option(g, "--augment", "on", "random crops and horizontal flips, section 4.1",
-           action=argparse.BooleanOptionalAction)
-    option(g, "--pca-lighting", "off", "the paper's PCA colour augmentation, section 4.1; RGB data only",
-           action=argparse.BooleanOptionalAction)
-    option(g, "--crop", "227 for 256x256 images, else the image size", "input size in pixels", type=int,
-           metavar="PIXELS")
-    g = p.add_argument_group("learning")
-    option(g, "--epochs", f"{d.epochs}; with --resume, the run's own", "epochs in all", type=int)
-    option(g, "--batch-size", d.batch_size, "images per SGD step", type=int)
-    option(g, "--lr", d.lr, "learning rate", type=float)
-    option(g, "--momentum", d.momentum, "SGD momentum, in [0, 1)", type=float)
-    option(g, "--weight-decay", d.weight_decay, "weight decay, section 5", type=float)
-    option(g, "--warmup", d.warmup, "epochs over which the learning rate rises linearly to --lr; not in the paper",
-           type=float)
-    option(g, "--schedule", d.schedule, "plateau: divide lr by 10 when the val error stops improving; step: "
-           "at --milestones; constant: never", choices=list(SCHEDULES))
-    option(g, "--patience", d.patience, "plateau: epochs without improvement before a drop", type=int)
-    option(g, "--max-drops", d.max_drops, "plateau: drops at most", type=int)
-    option(g, "--milestones", "none", "step: the epochs after which lr is divided by 10, e.g. --milestones 20 30",
-           type=int, nargs="*", metavar="EPOCH")
-    g = p.add_argument_group("run")
-    option(g, "--device", "$MINIALEX_DEVICE, else cpu", "cpu or gpu (cuda is accepted for gpu)", type=device_name,
-           choices=["cpu", "gpu"])
-    option(g, "--seed", d.seed, "seed of the initial weights, the shuffle, the augmentation and dropout", type=int)
-    option(g, "--out", "runs/<model>-<dataset>-<time>", "the run directory")
-    option(g, "--resume", "off", "continue the run in --out from its checkpoint; --epochs, --lr, --patience, "
-           "--max-drops, --milestones and where it runs (--device, --data-dir, --val-dir, --download) may change, "
-           "other options not",
-           action="store_true")
-    option(g, "--eval-only", "off", "evaluate the checkpoint in --out and exit", action="store_true")
-    option(g, "--ten-crop", "off", "with --eval-only: also the paper's ten-crop test", action="store_true")
-    option(g, "--no-progress", "off", "no progress bars (for logs)", action="store_true")
-    option(g, "--parallel", "none", "share the training among the processes that mpiexec starts: data (each "
-           "computes part of every batch) or model (AlexNet split over two, as in the paper, section 3.2)",
-           choices=list(KINDS))
+    flag("--out", "the run directory", "runs/<model>-<dataset>-<time>")
+    flag("--resume", "continue the run in --out from its checkpoint; --epochs, --lr, --patience, --max-drops, "
+         "--milestones and where it runs (--device, --data-dir, --val-dir, --download) may change, other options "
+         "not", action="store_true")
+    flag("--eval-only", "evaluate the checkpoint in --out and exit", action="store_true")
+    flag("--ten-crop", "with --eval-only: also the paper's ten-crop test", action="store_true")
+    flag("--no-progress", "no progress bars (for logs)", action="store_true")
+    flag("--parallel", "share the training among the processes that mpiexec starts: data (each computes part "
+         "of every batch) or model (AlexNet split over two, as in the paper, section 3.2)", "none",
+         choices=list(KINDS))
     return p
 
 
 def parse_args(argv=None):
     return build_parser().parse_args(argv)
-
-
-def given_options(a):
-    """{TrainConfig field: value} for the options given on the command line (the others are None)."""
-    fields = {f.name: getattr(a, f.name, None) for f in dataclasses.fields(TrainConfig)}
-    fields["overlap"] = None if a.pool is None else a.pool == "overlap"
-    fields["milestones"] = None if a.milestones is None else tuple(a.milestones)
-    return {k: v for k, v in fields.items() if v is not None}
 
 
 def main(argv=None):

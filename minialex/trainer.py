@@ -4,7 +4,11 @@ run stop anywhere (Ctrl-C included) and continue bit for bit.
     trainer = Trainer(TrainConfig(epochs=5), run_dir="runs/demo")
     trainer.fit()
     Trainer.resume("runs/demo", epochs=10).fit()   # five more epochs
-    saved = load_model("runs/demo")   # the network, its mean image, crop and classes: no data needed
+
+The loop is this file; the rest of a run has a file each: its options
+(``config``), the files of its directory and their lock (``run_files``), where
+it stands inside an epoch (``run_state``), testing (``evaluation``), its
+network from the checkpoint alone (``saved_model.load_model``).
 
 Reproducibility: the shuffle and the augmentation of epoch e come from
 generators seeded by (seed, e); dropout's generators, the momentum buffers and
@@ -27,8 +31,6 @@ its checkpoint (tests/test_reliability.py checks each point):
 """
 import contextlib
 import dataclasses
-import functools
-import glob
 import json
 import math
 import os
@@ -39,25 +41,19 @@ import time
 import numpy as np
 from tqdm import tqdm
 
-try:  # file locks: POSIX systems have fcntl, Windows does not (see run_lock)
-    import fcntl
-except ImportError:  # pragma: no cover - depends on the system
-    fcntl = None
-
 from . import checkpoint
-from .backend import check_device, get_array_module, to_device, to_numpy
-from .data import (center_crop, epoch_order, load_dataset, mean_image, pca_lighting, pca_lighting_basis,
-                   random_crop_flip, to_float)
+from .backend import get_array_module, to_device, to_numpy
+from .config import (CHANGEABLE_ON_RESUME, SCHEDULES, WHERE_IT_RUNS, TrainConfig, check_config, input_problem,
+                     input_size, option_name, smallest_input)
+from .data import center_crop, epoch_order, load_dataset, mean_image, pca_lighting, pca_lighting_basis, \
+    random_crop_flip, to_float
 from .distributed import OneProcess
 from .evaluation import ONE_CLASS_FRACTION, evaluate, one_class_warning
-from .files import TEMPORARY_FILES, atomic_write
-from .layers import Flatten, Linear, Sequential, SoftmaxCrossEntropy
-from .models import ACTIVATIONS, INITS, MODELS, alexnet, build_model, figure1_net
-from .optim import SGD, ConstantSchedule, ReduceOnPlateau, StepSchedule, warmup_factor
-from .plots import plot_learning_curves
-
-CHECKPOINT = "checkpoint.npz"
-LOCK = "run.lock"
+from .layers import SoftmaxCrossEntropy
+from .models import build_model
+from .optim import SGD, warmup_factor
+from .run_files import CHECKPOINT, check_config_json, run_lock, write_metrics, write_text
+from .run_state import EpochProgress
 
 
 class TrainingDiverged(RuntimeError):
@@ -76,281 +72,6 @@ class TrainingInterrupted(KeyboardInterrupt):
 
 def signal_name(signum):
     return "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
-
-
-@dataclasses.dataclass
-class TrainConfig:
-    """Everything that defines a run; saved in its checkpoint and ``config.json``."""
-    model: str = "figure1"            # "figure1" or "alexnet"
-    activation: str = "relu"          # "relu" or "tanh"
-    lrn: bool = None                  # None: the model's default (AlexNet yes, Figure 1 net no)
-    lrn_groups: int = None            # alexnet: None = 2 (each GPU's maps, section 3.2); 1 = across all maps,
-                                      # as alexnet() was before LRN had groups (runs from then say so)
-    overlap: bool = True              # 3x3 stride-2 pooling (paper) or 2x2 stride-2
-    dropout: float = None             # None: the model's default (AlexNet 0.5, Figure 1 net 0)
-    init: str = "paper"               # alexnet: "paper" (section 5) or "caffe" (biases 0.1; see models.alexnet)
-    dataset: str = "embedded"         # see minialex.data.DATASETS
-    data_dir: str = None
-    val_dir: str = None               # "folder" only: the validation images, when data_dir has no val/ beside train/
-    download: bool = False
-    subset: int = None                # train on a stratified subset of this many images
-    epochs: int = 10
-    batch_size: int = 128
-    lr: float = 0.01
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    warmup: float = 0.0               # epochs of linear learning-rate warm-up (not in the paper; 0: none)
-    schedule: str = "plateau"         # "plateau", "step" or "constant"
-    patience: int = 3                 # plateau: epochs without improvement before a drop
-    max_drops: int = 3                # plateau: the paper dropped the rate three times
-    milestones: tuple = ()            # step: epochs after which the rate is divided by 10
-    augment: bool = True              # random crops and flips (section 4.1)
-    pca_lighting: bool = False        # PCA colour augmentation (section 4.1), RGB only
-    crop: int = None                  # None: 227 for 256x256 images, else the image size
-    validate: bool = True             # evaluate the validation set after every epoch
-    device: str = "cpu"
-    seed: int = 0
-    points_per_epoch: int = 10        # how often the running training error is recorded
-
-
-SCHEDULES = {"plateau": lambda c: ReduceOnPlateau(c.patience, 10.0, c.max_drops),
-             "step": lambda c: StepSchedule(c.milestones),
-             "constant": lambda c: ConstantSchedule()}
-
-# What a resumed run may change: the options that steer the rest of it (how long, the learning rate and its
-# schedule), and where it runs. Every other field defines what the checkpoint is a state of, so it stays.
-CHANGEABLE_ON_RESUME = ("epochs", "lr", "patience", "max_drops", "milestones")
-WHERE_IT_RUNS = ("device", "data_dir", "val_dir", "download")
-
-
-def option_name(field):
-    """The command-line option of a TrainConfig field, for messages: batch_size -> --batch-size."""
-    return "--pool" if field == "overlap" else "--" + field.replace("_", "-")
-
-
-# -- checking a configuration before any work ---------------------------------------------
-
-
-def check_config(c):
-    """Raise a ValueError that names the option and the values it allows, for the first value of ``c``
-    that cannot work. Every Trainer calls it first, before it loads any data, so the command line's
-    errors too come before any work."""
-    check_device(c.device)
-    rules = [
-        (c.model in MODELS, f"--model must be one of {', '.join(MODELS)}, got {c.model!r}"),
-        (c.activation in ACTIVATIONS, f"--activation must be one of {', '.join(ACTIVATIONS)}, got {c.activation!r}"),
-        (c.init in INITS, f"--init must be one of {', '.join(INITS)}, got {c.init!r}"),
-        (c.init == "paper" or c.model == "alexnet",
-         f"init {c.init!r} is for alexnet; the Figure 1 network has its own initial scales"),
-        (c.dataset != "embedded" or not (c.data_dir or c.val_dir),
-         f"{'--data-dir' if c.data_dir else '--val-dir'} is not for --dataset embedded: its images come with "
-         "the package"),
-        (c.schedule in SCHEDULES, f"--schedule must be one of {', '.join(SCHEDULES)}, got {c.schedule!r}"),
-        (c.schedule != "plateau" or c.validate,
-         "schedule 'plateau' drops the learning rate when the validation error stops improving, so it needs "
-         "validate=True; use schedule 'step' or 'constant'"),
-        (math.isfinite(c.lr) and c.lr > 0, f"--lr must be a finite number > 0, got {c.lr}"),
-        (0 <= c.momentum < 1, f"--momentum must be in [0, 1), got {c.momentum}"),
-        (math.isfinite(c.weight_decay) and c.weight_decay >= 0,
-         f"--weight-decay must be a finite number >= 0, got {c.weight_decay}"),
-        (math.isfinite(c.warmup) and c.warmup >= 0, f"--warmup must be a finite number of epochs >= 0, got {c.warmup}"),
-        (c.dropout is None or 0 <= c.dropout < 1, f"--dropout must be a probability in [0, 1), got {c.dropout}"),
-        (c.batch_size >= 1, f"--batch-size must be at least 1, got {c.batch_size}"),
-        (c.epochs >= 1, f"--epochs must be at least 1, got {c.epochs}"),
-        (c.subset is None or c.subset >= 1, f"--subset must be a number of images >= 1, got {c.subset}"),
-        (c.crop is None or c.crop >= 1, f"--crop must be a size in pixels >= 1, got {c.crop}"),
-        (c.patience >= 1, f"--patience must be a number of epochs >= 1, got {c.patience}"),
-        (c.max_drops >= 0, f"--max-drops must be >= 0, got {c.max_drops}"),
-        (all(m >= 1 for m in c.milestones),
-         f"--milestones must be epoch numbers >= 1 (the rate drops after each), got {list(c.milestones)}"),
-        (c.points_per_epoch >= 1, f"points_per_epoch must be at least 1, got {c.points_per_epoch}"),
-    ]
-    for ok, message in rules:
-        if not ok:
-            raise ValueError(message)
-    if c.crop is not None:
-        n = smallest_input(c.model, c.overlap)
-        if c.crop < n:
-            raise ValueError(f"--crop {c.crop} is too small for {c.model}: the smallest input it accepts is {n}x{n}")
-
-
-def input_problem(model, size):
-    """Why ``model`` cannot take size x size images, or None if it can; worked out from the shapes its
-    layers would give, without computing anything. (The input's channels do not matter: the first layer
-    is a convolution.)"""
-    shape = (1, 1, size, size)
-    for name, layer in zip(model.names, model.layers):
-        if hasattr(layer, "output_shape"):  # a convolution or a pool: its window must fit in the padded input
-            window = int(np.max(layer.kernel_size))
-            if min(shape[2:]) + 2 * layer.padding < window:
-                return f"{name}'s {window}x{window} window is larger than its {shape[2]}x{shape[3]} input"
-            shape = layer.output_shape(shape)
-        elif isinstance(layer, Flatten):
-            shape = (1, int(np.prod(shape[1:])))
-        elif isinstance(layer, Linear):
-            if shape[1] != layer.in_features:
-                return f"{name} expects {layer.in_features} inputs, the layers before it give {shape[1]}"
-            shape = (1, layer.out_features)
-    return None
-
-
-def input_size(config, height):
-    """The side of the network's input for images ``height`` pixels high: --crop if given, else 227 for
-    the paper's 256x256 images (section 4.1), else the images' own size."""
-    return config.crop or (227 if height >= 256 else height)
-
-
-@functools.lru_cache(maxsize=None)
-def smallest_input(model, overlap):
-    """The smallest image size (pixels a side) that the network ``model`` accepts, tried on probe networks.
-    AlexNet's layers do not depend on the input size, so one network serves every size; the Figure 1 net
-    sizes its classifier to the input, so each size gets its own (a small one)."""
-    fixed = alexnet(2, overlap=overlap) if model == "alexnet" else None
-    for size in range(1, 1024):
-        if input_problem(fixed or figure1_net(num_classes=2, input_size=size, overlap=overlap), size) is None:
-            return size
-
-
-def check_run_dir(run_dir):
-    """The run directory must be a folder this process can write, or a path where it can make one."""
-    path = os.path.abspath(run_dir)
-    while not os.path.exists(path):  # the nearest folder that exists is where the new ones would be made
-        path = os.path.dirname(path)
-    if not os.path.isdir(path):
-        raise ValueError(f"--out {run_dir}: {path} is a file, not a folder; choose another --out")
-    if not os.access(path, os.W_OK | os.X_OK):
-        raise ValueError(f"--out {run_dir}: this user may not write in {path}; choose another --out")
-
-
-# -- the files of a run directory ----------------------------------------------------------
-
-_locked = set()  # the run directories (real paths) whose lock this process holds
-
-
-@contextlib.contextmanager
-def run_lock(run_dir, log=print):
-    """Hold the lock file of ``run_dir`` while training there: another process that tries is refused.
-
-    The lock is fcntl.flock's: the operating system holds it for the open file and drops it when the
-    process ends, however it ends (kill -9 included), so the lock file a dead process left never blocks.
-    Where there is no fcntl (Windows), the folder is not locked, and a warning says so.
-
-    Holding the lock, this process alone may remove the temporary files that a write cut short by a
-    kill -9 left: no other process can be writing them. Re-entrant, so that the command line can lock
-    before it loads the data, and fit() again."""
-    key = os.path.realpath(run_dir)
-    if key in _locked:
-        yield
-        return
-    check_run_dir(run_dir)
-    os.makedirs(run_dir, exist_ok=True)
-    with open(os.path.join(run_dir, LOCK), "a+") as f:  # "a+": opening must not erase the holder's pid
-        if fcntl is None:
-            log(f"warning: this system has no fcntl.flock, so {run_dir} is not locked: make sure that no other "
-                "process trains in it")
-        else:
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:  # another open file holds the lock
-                f.seek(0)
-                holder = f.read().strip() or "pid unknown"
-                raise RuntimeError(f"{run_dir} is in use: another training process ({holder}) holds its lock "
-                                   f"file {LOCK}; wait for it to end or stop it, or choose another --out") from None
-            f.truncate(0)
-            f.write(f"pid {os.getpid()}\n")
-            f.flush()
-        _remove_temporary_files(run_dir, log)
-        _locked.add(key)
-        try:
-            yield
-        finally:
-            _locked.discard(key)
-
-
-def _remove_temporary_files(run_dir, log):
-    leftovers = sorted(glob.glob(os.path.join(glob.escape(os.fspath(run_dir)), TEMPORARY_FILES)))
-    for path in leftovers:
-        os.remove(path)
-    if leftovers:
-        log(f"removed {len(leftovers)} temporary file(s) in {run_dir} that an interrupted write left: "
-            + ", ".join(os.path.basename(path) for path in leftovers))
-
-
-def _write_text(path, text):
-    with atomic_write(path) as f:
-        f.write(text.encode())
-
-
-def _json_line(record):
-    """One line of metrics.jsonl. JSON has no NaN or infinity (Python would write NaN, which is not JSON), so
-    they become null."""
-    return json.dumps({key: None if isinstance(value, float) and not math.isfinite(value) else value
-                       for key, value in record.items()}, allow_nan=False)
-
-
-def _check_config_json(run_dir, config):
-    """Refuse a checkpoint that is not the run directory's own (say, copied there from another run): the
-    checkpoint and config.json must agree on every field that a resumed run keeps."""
-    path = os.path.join(run_dir, "config.json")
-    if not os.path.exists(path):
-        return
-    with open(path) as f:
-        written = json.load(f)
-    ours = json.loads(json.dumps(dataclasses.asdict(config)))  # as JSON has it: tuples become lists
-    differ = [k for k in ours if k in written and k not in CHANGEABLE_ON_RESUME + WHERE_IT_RUNS
-              and written[k] != ours[k]]
-    if differ:
-        raise ValueError(f"the checkpoint in {run_dir} is not the run of its config.json: they differ in "
-                         + ", ".join(f"{option_name(k)} ({ours[k]!r} in the checkpoint, {written[k]!r} in "
-                                     "config.json)" for k in differ)
-                         + ". Was the checkpoint copied from another run? Put it back beside its own config.json")
-
-
-@dataclasses.dataclass
-class EpochProgress:
-    """How far the current epoch has come: all that a checkpoint saved in the middle of an epoch needs to
-    finish it as an uninterrupted run would. The sums run over the epoch's images so far; the window's
-    over those since the last recorded point (the running training error)."""
-    batch: int                 # batches done
-    rng_state: dict            # the state of the augmentation's generator after them
-    loss_sum: float = 0.0      # each batch's mean loss times its number of images, summed
-    error_sum: float = 0.0     # misclassified images
-    seen: int = 0              # images
-    window_loss: float = 0.0
-    window_errors: float = 0.0
-    window_seen: int = 0
-    points: int = 0            # points recorded in this epoch
-
-    @classmethod
-    def start(cls, seed, epoch):
-        """No batch done yet; the augmentation of this epoch draws from a generator seeded by (seed, epoch)."""
-        return cls(0, np.random.default_rng([seed, epoch, 1]).bit_generator.state)
-
-    @classmethod
-    def from_state(cls, saved):
-        """From its dict in a checkpoint, or from the dict of lists that checkpoints held before this class
-        ({"batch", "rng", "sums": [loss, errors, images], "window": [the same], "points"})."""
-        if "sums" not in saved:
-            return cls(**saved)
-        (loss, errors, seen), (window_loss, window_errors, window_seen) = saved["sums"], saved["window"]
-        return cls(saved["batch"], saved["rng"], loss, errors, seen, window_loss, window_errors, window_seen,
-                   saved["points"])
-
-    def add(self, loss, errors, images):
-        """Count a batch of ``images`` images with mean loss ``loss`` and ``errors`` misclassified."""
-        self.loss_sum += loss * images
-        self.error_sum += errors
-        self.seen += images
-        self.window_loss += loss * images
-        self.window_errors += errors
-        self.window_seen += images
-
-    def close_window(self):
-        """(mean loss, error rate) of the window, which starts again empty: a recorded point."""
-        point = self.window_loss / self.window_seen, self.window_errors / self.window_seen
-        self.window_loss, self.window_errors, self.window_seen = 0.0, 0.0, 0
-        self.points += 1
-        return point
 
 
 class Trainer:
@@ -575,7 +296,7 @@ class Trainer:
         with run_lock(self.run_dir, self.log) if writes else contextlib.nullcontext(), \
                 self._signals_stop_between_batches():
             if writes:
-                _write_text(os.path.join(self.run_dir, "config.json"),
+                write_text(os.path.join(self.run_dir, "config.json"),
                             json.dumps(dataclasses.asdict(self.config), indent=1))
             if self.history or self.points:  # resumed: a kill -9 may have come between the checkpoint and these
                 self.write_metrics()
@@ -645,16 +366,10 @@ class Trainer:
         self.write_metrics()
 
     def write_metrics(self):
-        """metrics.jsonl (one line per epoch, then one per recorded point) and curves.png."""
-        if not self.parallel.is_main:
-            return
-        lines = [_json_line({"kind": "epoch", **h}) for h in self.history]
-        lines += [_json_line({"kind": "point", **p}) for p in self.points]
-        _write_text(os.path.join(self.run_dir, "metrics.jsonl"), "\n".join(lines) + "\n")
-        if self.history and self.config.validate:
+        """metrics.jsonl and curves.png (``run_files.write_metrics``), from the main process."""
+        if self.parallel.is_main:
             title = f"{self.config.model} ({self.config.activation}) on {self.train_set.name}"
-            with atomic_write(os.path.join(self.run_dir, "curves.png")) as f:
-                plot_learning_curves(self.history, self.points, f, title)
+            write_metrics(self.run_dir, self.history, self.points, title if self.config.validate else None)
 
     def state(self):
         """What a checkpoint holds: everything to continue the run, and (mean, crop, classes, trained_on
@@ -685,7 +400,7 @@ class Trainer:
         other field is refused, because the checkpoint is a state of the run that they define."""
         state = checkpoint.load(os.path.join(run_dir, CHECKPOINT))
         config = TrainConfig(**state["config"])
-        _check_config_json(run_dir, config)
+        check_config_json(run_dir, config)
         changed = {k: v for k, v in changes.items() if v is not None and v != getattr(config, k)}
         refused = [k for k in changed if k not in CHANGEABLE_ON_RESUME + WHERE_IT_RUNS]
         if refused:
@@ -719,39 +434,3 @@ def format_epoch(h, total_epochs):
     return line + f"  ({h['images_per_s']:.0f} img/s, {h['seconds']:.0f} s)"
 
 
-# -- a trained network, from its checkpoint alone ---------------------------------------------
-
-
-@dataclasses.dataclass
-class SavedModel:
-    """A run's network as its checkpoint holds it, with what it takes to use it."""
-    model: Sequential      # the network, its weights from the checkpoint
-    mean: np.ndarray       # float32 (C, H, W): the training set's mean image, subtracted from every input
-    crop: int              # the input's side in pixels
-    classes: list          # the class names, by label
-    config: TrainConfig    # the run's options
-    epoch: int             # epochs trained
-    trained_on: str        # the training set's name
-
-
-def load_model(run_dir, device=None, log=print):
-    """The SavedModel of the run in ``run_dir``, its network on ``device`` (None: the run's own).
-
-    It needs only the checkpoint. A checkpoint written before checkpoints held the mean image and the
-    crop gets them as the run computed them, from its training set, which is loaded for that (``log``
-    reports the loading)."""
-    state = checkpoint.load(os.path.join(run_dir, CHECKPOINT))
-    config = TrainConfig(**state["config"])
-    _check_config_json(run_dir, config)
-    device = device or config.device
-    check_device(device)
-    if "mean" in state:
-        mean, crop, trained_on = state["mean"], state["crop"], state["trained_on"]
-    else:
-        train = load_dataset(config.dataset, config.data_dir, config.download, config.subset, config.seed,
-                             config.val_dir, log=log)[0]
-        mean, crop, trained_on = mean_image(train.images), input_size(config, train.images.shape[2]), train.name
-    model = build_model(config, len(mean), len(state["classes"]), crop)
-    model.to(device)
-    checkpoint.load_model_state(model, state["model"], device)
-    return SavedModel(model, mean, crop, state["classes"], config, state["epoch"], trained_on)

@@ -48,9 +48,9 @@ def load_run(run_dir, device=None):
 
 
 def load_saved_model(run_dir, device=None):
-    """The ``trainer.SavedModel`` of a run directory: its network, mean image, crop and
+    """The ``saved_model.SavedModel`` of a run directory: its network, mean image, crop and
     class names, from ``checkpoint.npz`` alone, with no data set loaded."""
-    from .trainer import load_model
+    from .saved_model import load_model
 
     _check_run_dir(run_dir)
     return load_model(run_dir, device or default_device(), log=None)
@@ -59,7 +59,7 @@ def load_saved_model(run_dir, device=None):
 def _check_run_dir(run_dir):
     """A clear error unless ``run_dir`` holds a run's checkpoint."""
     from .checkpoint import refuse_legacy_pickle
-    from .trainer import CHECKPOINT
+    from .run_files import CHECKPOINT
 
     if not os.path.isdir(run_dir):
         raise FileNotFoundError(f"no run directory {run_dir}: train one first, e.g. "

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from minialex import dispatch
-from minialex.backend import default_device, gpu_available, to_device
+from minialex.backend import cupy, default_device, gpu_available, to_device
 from minialex.fast import cuda_kernels
 
 
@@ -99,3 +99,15 @@ def kernels_on_cpu(cpu_kernels, monkeypatch):
     monkeypatch.setattr(cuda_kernels, "cupy", np)
     monkeypatch.setattr(cuda_kernels, "_launch", launch)
     monkeypatch.setattr(dispatch, "on_gpu", lambda x: True)
+
+
+@pytest.fixture(params=["cpu-emulated", "gpu"])
+def kernel_device(request):
+    """-> a function moving arrays to where the CUDA kernels run: cupy.asarray on a
+    GPU, or np.asarray with the kernels compiled for the CPU (``kernels_on_cpu``)."""
+    if request.param == "gpu":
+        if not gpu_available():
+            pytest.skip("needs CuPy and a CUDA device")
+        return cupy.asarray
+    request.getfixturevalue("kernels_on_cpu")
+    return np.asarray

@@ -11,7 +11,8 @@ import pytest
 
 from minialex import checkpoint, train, visualize
 from minialex.data import ArrayDataset
-from minialex.trainer import CHECKPOINT, TrainConfig, Trainer
+from minialex.run_files import CHECKPOINT
+from minialex.trainer import TrainConfig, Trainer
 
 
 def assert_same(a, b, where="state"):

@@ -18,22 +18,10 @@ import numpy as np
 import pytest
 
 from minialex import dispatch
-from minialex.backend import cupy, gpu_available, to_numpy
+from minialex.backend import cupy, to_numpy
 from minialex.fast import cuda_kernels
 from minialex.gradcheck import check_layer
 from minialex.layers import Conv2d, Dropout, LocalResponseNorm, MaxPool2d
-
-@pytest.fixture(params=["cpu-emulated", "gpu"])
-def kernel_device(request):
-    """-> a function moving arrays to where the kernel path runs: cupy.asarray on a
-    GPU, or np.asarray with the kernels compiled for the CPU (``kernels_on_cpu``)."""
-    if request.param == "gpu":
-        if not gpu_available():
-            pytest.skip("needs CuPy and a CUDA device")
-        return cupy.asarray
-    request.getfixturevalue("kernels_on_cpu")
-    return np.asarray
-
 
 CONVS = [  # (x shape, out channels, kernel, stride, padding, groups)
     ((2, 3, 7, 9), 4, 3, 1, 0, 1),

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from minialex import dispatch
-from minialex.backend import cupy, gpu_available, to_numpy
+from minialex.backend import to_numpy
 from minialex.fast import chunks
 from minialex.fast import conv as fast_conv
 
@@ -73,16 +73,6 @@ def three_threads(monkeypatch):
     chunks.set_threads(old)
 
 
-@pytest.fixture(params=["cpu-emulated", "gpu"])
-def gpu_arrays(request):
-    if request.param == "gpu":
-        if not gpu_available():
-            pytest.skip("needs CuPy and a CUDA device")
-        return cupy.asarray
-    request.getfixturevalue("kernels_on_cpu")
-    return np.asarray
-
-
 def _as_tuple(a):
     return a if isinstance(a, tuple) else (a,)
 
@@ -109,9 +99,9 @@ def test_cpu_fast_path_equals_the_reference(three_threads, op, case, impl):
 
 
 @pytest.mark.parametrize("op, case, impl", GPU_PAIRS, ids=[f"{op}-{case}-{impl.name}" for op, case, impl in GPU_PAIRS])
-def test_gpu_fast_path_equals_the_reference(gpu_arrays, three_threads, op, case, impl):
+def test_gpu_fast_path_equals_the_reference(kernel_device, three_threads, op, case, impl):
     args, backward_args = CASES[op][case]
-    compare(run(impl, args, backward_args, move=gpu_arrays), run(dispatch.REFERENCE[op], args, backward_args))
+    compare(run(impl, args, backward_args, move=kernel_device), run(dispatch.REFERENCE[op], args, backward_args))
 
 
 @pytest.mark.parametrize("impl", [dispatch.CPU["conv2d"], dispatch.CPU["conv2d-rows"]], ids=["im2col", "rows"])

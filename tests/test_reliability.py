@@ -15,9 +15,10 @@ import time
 import numpy as np
 import pytest
 
-from minialex import checkpoint, trainer as trainer_module
+from minialex import checkpoint, run_files, trainer as trainer_module
 from minialex.train import build_parser, main
-from minialex.trainer import CHECKPOINT, LOCK, Trainer, TrainingDiverged, TrainingInterrupted
+from minialex.run_files import CHECKPOINT, LOCK
+from minialex.trainer import Trainer, TrainingDiverged, TrainingInterrupted
 
 from test_trainer import assert_same, config, params, toy_data
 
@@ -184,7 +185,7 @@ def test_metrics_hold_null_where_a_value_is_nan_or_infinite(tmp_path):
 
 # -- the lock ------------------------------------------------------------------------------------
 
-HOLD_THE_LOCK = ("import sys, time\nfrom minialex.trainer import run_lock\nwith run_lock(sys.argv[1]):\n"
+HOLD_THE_LOCK = ("import sys, time\nfrom minialex.run_files import run_lock\nwith run_lock(sys.argv[1]):\n"
                  "    print('held', flush=True)\n    time.sleep(120)")
 
 
@@ -214,7 +215,7 @@ def test_a_run_directory_in_use_is_refused_and_a_dead_holder_does_not_block(tmp_
 
 
 def test_without_fcntl_the_run_directory_is_not_locked_and_a_warning_says_so(tmp_path, monkeypatch):
-    monkeypatch.setattr(trainer_module, "fcntl", None)
+    monkeypatch.setattr(run_files, "fcntl", None)
     messages = []
     Trainer(config(epochs=1), tmp_path / "run", data=toy_data(), progress=False, log=messages.append).fit()
     assert any("no fcntl.flock" in m and "not locked" in m for m in messages)

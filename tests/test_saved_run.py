@@ -1,4 +1,4 @@
-"""A run's network from its checkpoint alone (trainer.load_model): --eval-only and visualize need no
+"""A run's network from its checkpoint alone (saved_model.load_model): --eval-only and visualize need no
 training images; checkpoints written before the checkpoint held the network's input still work."""
 import shutil
 
@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from minialex import checkpoint, train, trainer as trainer_module, visualize
+from minialex import checkpoint, saved_model, train, trainer as trainer_module, visualize
 from minialex.data.batches import model_input
-from minialex.trainer import CHECKPOINT, TrainConfig, Trainer, load_model
+from minialex.run_files import CHECKPOINT
+from minialex.saved_model import load_model
+from minialex.trainer import TrainConfig, Trainer
 
 from test_trainer import config, toy_data, write_the_old_layout
 
@@ -26,6 +28,7 @@ def test_the_checkpoint_alone_gives_the_network_and_its_input(tmp_path, monkeypa
     trainer = Trainer(config(epochs=1), tmp_path / "run", data=data, progress=False, log=quiet)
     trainer.fit()
     monkeypatch.setattr(trainer_module, "load_dataset", no_data)
+    monkeypatch.setattr(saved_model, "load_dataset", no_data)
     saved = load_model(tmp_path / "run")
     assert saved.mean.dtype == np.float32 and np.array_equal(saved.mean, trainer.mean)
     assert (saved.crop, saved.classes, saved.trained_on, saved.epoch) == (12, ["a", "b", "c", "d"], "toy-train", 1)

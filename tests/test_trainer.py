@@ -9,7 +9,9 @@ import pytest
 from minialex import checkpoint
 from minialex.data import ArrayDataset
 from minialex.train import main
-from minialex.trainer import CHECKPOINT, EpochProgress, TrainConfig, Trainer, TrainingDiverged
+from minialex.run_files import CHECKPOINT
+from minialex.run_state import EpochProgress
+from minialex.trainer import TrainConfig, Trainer, TrainingDiverged
 
 
 def toy_data(n=96, channels=3, size=12, seed=0):

@@ -8,7 +8,7 @@ from minialex.functional.sizes import conv_output_size
 
 from . import ExerciseFailed
 from .watch import run_watched
-from .windows import coverage, expect_array, expect_gradient, expect_sums_where_windows_overlap
+from .windows import coverage, expect_gradient, expect_sums_where_windows_overlap
 
 # the library's own convolutions: an exercise that calls them has not written its own
 REFUSED_IM2COL = {F.im2col: "minialex.functional.im2col (the library's)"}

@@ -22,7 +22,9 @@ import os
 from matplotlib.figure import Figure  # no pyplot: never touches the backend of a notebook
 
 from ..data import load_dataset
-from ..trainer import CHECKPOINT, TrainConfig, Trainer
+from ..run_files import CHECKPOINT
+from ..config import HelpFormatter, add_options, given_options
+from ..trainer import TrainConfig, Trainer
 
 CLAIMS = {  # claim: (what it tests, paper section, config when on, config when off)
     "lrn": ("local response normalisation", "3.3", {"lrn": True}, {"lrn": False}),
@@ -34,22 +36,19 @@ CLAIMS = {  # claim: (what it tests, paper section, config when on, config when 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(prog="python -m minialex.experiments.ablations", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                formatter_class=HelpFormatter)
     p.add_argument("claims", nargs="+", choices=list(CLAIMS) + ["all"])
-    p.add_argument("--dataset", default="cifar10", choices=["cifar10", "embedded", "fashion-mnist"])
-    p.add_argument("--data-dir", default=None)
-    p.add_argument("--download", action="store_true")
     p.add_argument("--out", default="runs/ablations")
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--subset", type=int, default=None, help="train on a stratified subset of N images")
-    p.add_argument("--lr", type=float, default=0.005)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
+    add_options(p, OPTIONS, defaults=DEFAULTS)
     p.add_argument("--no-progress", action="store_true")
     return p.parse_args(argv)
 
 
+# The command line's options (minialex.config) and what they start from; FIXED: every variant's.
+OPTIONS = ("dataset", "data_dir", "download", "subset", "epochs", "lr", "batch_size", "seed", "device")
+DEFAULTS = {"dataset": "cifar10", "epochs": 10, "lr": 0.005, "batch_size": 128, "seed": 0, "device": "cpu"}
+FIXED = {"model": "figure1", "activation": "relu", "momentum": 0.9, "weight_decay": 5e-4, "schedule": "constant",
+         "augment": True}
 BASELINE = {"lrn": False, "overlap": True, "dropout": 0.0, "pca_lighting": False}
 
 
@@ -61,10 +60,7 @@ def train_variant(args, claim, variant, switches, data):
     if os.path.exists(os.path.join(path, CHECKPOINT)):
         trainer = Trainer.resume(path, epochs=args.epochs, **kwargs)
     else:
-        config = TrainConfig(model="figure1", activation="relu", dataset=args.dataset, data_dir=args.data_dir,
-                             subset=args.subset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                             momentum=0.9, weight_decay=5e-4, schedule="constant", augment=True, device=args.device,
-                             seed=args.seed, **switches)
+        config = TrainConfig(**FIXED, **given_options(args, OPTIONS), **switches)
         trainer = Trainer(config, path, **kwargs)
     print(f"[{claim}] {variant} ({os.path.basename(path)}): {trainer.epoch}/{args.epochs} epochs done")
     trainer.fit()

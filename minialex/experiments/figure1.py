@@ -37,16 +37,16 @@ from matplotlib.figure import Figure  # no pyplot: never touches the backend of 
 
 from .. import checkpoint
 from ..data import load_dataset
-from ..trainer import CHECKPOINT, TrainConfig, Trainer, TrainingDiverged
+from ..run_files import CHECKPOINT
+from ..config import HelpFormatter, add_options, given_options
+from ..trainer import TrainConfig, Trainer, TrainingDiverged
 
 STYLE = {"relu": dict(ls="-", color="k", label="ReLU"), "tanh": dict(ls="--", color="k", label="tanh")}
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(prog="python -m minialex.experiments.figure1", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--data-dir", default=None, help="folder holding cifar-10-batches-py (else the download cache)")
-    p.add_argument("--download", action="store_true")
+                                formatter_class=HelpFormatter)
     p.add_argument("--out", default="runs/figure1")
     p.add_argument("--activations", nargs="+", choices=["relu", "tanh"], default=["relu", "tanh"])
     # The range that bracketed both winners on CIFAR-10 (results/README.md): ReLU 0.005, tanh 0.02.
@@ -54,22 +54,22 @@ def parse_args(argv=None):
     p.add_argument("--sweep-epochs", type=float, default=0.5)
     p.add_argument("--max-epochs", type=int, default=100)
     p.add_argument("--target", type=float, default=0.25)
-    p.add_argument("--points-per-epoch", type=int, default=10)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--subset", type=int, default=None, help="train on a stratified subset of N images")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
+    add_options(p, OPTIONS, defaults=DEFAULTS)
     p.add_argument("--plot-only", action="store_true", help="draw the figure from the finished runs and exit")
     p.add_argument("--no-progress", action="store_true")
     return p.parse_args(argv)
 
 
+# The command line's options (minialex.config) and what they start from; FIXED: Figure 1's own conditions
+# (the caption: no weight decay, no normalisation, no augmentation, no dropout).
+OPTIONS = ("data_dir", "download", "subset", "batch_size", "points_per_epoch", "seed", "device")
+DEFAULTS = {"batch_size": 128, "points_per_epoch": 10, "seed": 0, "device": "cpu"}
+FIXED = {"model": "figure1", "lrn": False, "dropout": 0.0, "dataset": "cifar10", "momentum": 0.9,
+         "weight_decay": 0.0, "schedule": "constant", "augment": False, "pca_lighting": False, "validate": False}
+
+
 def run_config(args, activation, lr):
-    return TrainConfig(model="figure1", activation=activation, lrn=False, dropout=0.0, dataset="cifar10",
-                       data_dir=args.data_dir, download=args.download, subset=args.subset, epochs=args.max_epochs,
-                       batch_size=args.batch_size, lr=lr, momentum=0.9, weight_decay=0.0, schedule="constant",
-                       augment=False, pca_lighting=False, validate=False, device=args.device, seed=args.seed,
-                       points_per_epoch=args.points_per_epoch)
+    return TrainConfig(**FIXED, **given_options(args, OPTIONS), activation=activation, lr=lr, epochs=args.max_epochs)
 
 
 def run_dir(args, activation, lr):

@@ -31,7 +31,9 @@ import numpy as np
 from ..data import load_dataset, mean_image
 from ..data.batches import model_input
 from ..models import INITS, alexnet
-from ..trainer import CHECKPOINT, TrainConfig, Trainer, TrainingDiverged
+from ..run_files import CHECKPOINT
+from ..config import HelpFormatter, add_options, given_options
+from ..trainer import TrainConfig, Trainer, TrainingDiverged
 
 RECIPES = {  # name: (what changes against the paper, TrainConfig fields)
     "paper": ("nothing: section 5 as written", {}),
@@ -44,21 +46,20 @@ RECIPES = {  # name: (what changes against the paper, TrainConfig fields)
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(prog="python -m minialex.experiments.recipes", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                formatter_class=HelpFormatter)
     p.add_argument("--recipes", nargs="+", choices=list(RECIPES), default=list(RECIPES))
-    p.add_argument("--dataset", default="imagenette", choices=["imagenette", "folder"])
-    p.add_argument("--data-dir", default=None)
-    p.add_argument("--download", action="store_true")
-    p.add_argument("--subset", type=int, default=None, help="train on a stratified subset of N images")
     p.add_argument("--steps", type=int, default=24, help="mini-batches each recipe trains for")
     p.add_argument("--warmup", type=float, default=0.25, help="paper-warmup: epochs of warm-up")
-    p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--test-images", type=int, default=500, help="a stratified subset of the test set")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
+    add_options(p, OPTIONS, defaults=DEFAULTS)
     p.add_argument("--out", default="runs/recipes")
     p.add_argument("--no-progress", action="store_true")
     return p.parse_args(argv)
+
+
+# The command line's options (minialex.config) and what they start from.
+OPTIONS = ("dataset", "data_dir", "download", "subset", "batch_size", "seed", "device")
+DEFAULTS = {"dataset": "imagenette", "batch_size": 128, "seed": 0, "device": "cpu"}
 
 
 def run_recipe(args, name, data):
@@ -67,9 +68,9 @@ def run_recipe(args, name, data):
     if "warmup" in fields:
         fields["warmup"] = args.warmup
     batches_per_epoch = math.ceil(len(data[0]) / args.batch_size)
-    config = TrainConfig(model="alexnet", dataset=args.dataset, data_dir=args.data_dir, batch_size=args.batch_size,
-                         epochs=math.ceil(args.steps / batches_per_epoch), schedule="constant", validate=False,
-                         points_per_epoch=batches_per_epoch, device=args.device, seed=args.seed, **fields)
+    config = TrainConfig(**given_options(args, OPTIONS), model="alexnet", schedule="constant", validate=False,
+                         epochs=math.ceil(args.steps / batches_per_epoch), points_per_epoch=batches_per_epoch,
+                         **fields)
     run_dir = os.path.join(args.out, name)
     kwargs = dict(data=data, progress=not args.no_progress)
     resumed = os.path.exists(os.path.join(run_dir, CHECKPOINT))

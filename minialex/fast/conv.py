@@ -70,10 +70,11 @@ def _kernel_matrix(W, groups):
     return get_array_module(W).ascontiguousarray(W.transpose(0, 2, 3, 1)).reshape(groups, W.shape[0] // groups, -1)
 
 
-def _bias(out, b):
+def _add_bias(out, b):
+    """out += b per channel; called on each chunk while it is still in cache
+    (one more pass over the whole output costs more than the sum)."""
     if b is not None:
         out += b.reshape(1, -1, 1, 1)
-    return out
 
 
 # -- im2col, a chunk at a time ------------------------------------------------------------------
@@ -90,9 +91,10 @@ def im2col_forward(x, W, b, stride=1, padding=0, groups=1, columns=CPU_COLUMNS):
     def chunk(s):
         y = xp.matmul(kernels, _im2col(columns, x[s], kh, kw, stride, padding, oh, ow, groups))
         out[s] = y.reshape(f, s.stop - s.start, oh, ow).transpose(1, 0, 2, 3)
+        _add_bias(out[s], b)
 
     for_each_chunk(chunk, _chunks(x, kh * kw * c * oh * ow, columns.budget), xp)
-    return _bias(out, b), (x, W, stride, padding, groups, columns)
+    return out, (x, W, stride, padding, groups, columns)
 
 
 def _im2col(columns, x, kh, kw, stride, padding, oh, ow, groups):
@@ -170,9 +172,10 @@ def rows_forward(x, W, b, stride=1, padding=0, groups=1):
 
     def chunk(s):
         out[s] = _correlate_rows(x[s], kernels, kw, (padding, padding), oh, ow)
+        _add_bias(out[s], b)
 
     for_each_chunk(chunk, _chunks(x, kw * c * (h + 2 * padding) * ow, "cpu"))
-    return _bias(out, b), (x, W, padding, groups)
+    return out, (x, W, padding, groups)
 
 
 def rows_backward(dout, cache, needs_input_grad=True):
