@@ -45,8 +45,7 @@ from . import checkpoint
 from .backend import get_array_module, to_device, to_numpy
 from .config import (CHANGEABLE_ON_RESUME, SCHEDULES, WHERE_IT_RUNS, TrainConfig, check_config, input_problem,
                      input_size, option_name, smallest_input)
-from .data import center_crop, epoch_order, load_dataset, mean_image, pca_lighting, pca_lighting_basis, \
-    random_crop_flip, to_float
+from .data import TrainingInput, epoch_order, load_dataset
 from .distributed import OneProcess
 from .evaluation import ONE_CLASS_FRACTION, evaluate, one_class_warning
 from .layers import SoftmaxCrossEntropy
@@ -93,11 +92,9 @@ class Trainer:
             self._warn("subset", f"--subset {config.subset} is smaller than the number of classes ({classes}): "
                                  "some classes get no training image, so the network cannot learn them")
         c, h, w = self.train_set.images.shape[1:]
-        self.crop = input_size(config, h)
-        # Small images keep their size when augmented: pad by 1/8, then crop back.
-        self.pad = h // 8 if (config.augment and self.crop == h) else 0
-        self.mean = mean_image(self.train_set.images)
-        self.pca = pca_lighting_basis(self.train_set.images) if config.pca_lighting else None
+        self.inputs = TrainingInput.of(self.train_set.images, input_size(config, h), config.augment,
+                                       config.pca_lighting)
+        self.mean, self.crop = self.inputs.mean, self.inputs.crop
         self.model = build_model(config, c, classes, self.crop)
         self._check_input_size(h, w)
         self.model = self.parallel.model(self.model)  # the model split: this process's half of it
@@ -128,16 +125,10 @@ class Trainer:
     # -- batches ----------------------------------------------------------------
 
     def _train_batch(self, images, rng, rows=slice(None)):
-        """uint8 images -> float input on the device, centred, augmented as configured; only ``rows`` of it
-        go to the device (data parallelism: all are augmented, so that the random numbers do not depend on
-        how the processes share the batch)."""
-        x = to_float(images, self.mean)
-        if self.config.augment:
-            x = random_crop_flip(x, self.crop, rng, flip=True, pad=self.pad)
-        elif self.crop != x.shape[2]:
-            x = center_crop(x, self.crop)
-        if self.pca is not None:
-            x = pca_lighting(x, *self.pca, rng)
+        """uint8 images -> float input on the device (``TrainingInput``); only ``rows`` of it go to the
+        device (data parallelism: all are augmented, so that the random numbers do not depend on how the
+        processes share the batch)."""
+        x = self.inputs(images, rng)
         return to_device(np.ascontiguousarray(x[rows]), self.config.device)
 
     def _step(self, x, y, lr, where):

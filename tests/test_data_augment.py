@@ -107,3 +107,19 @@ def test_pca_lighting_shifts_have_the_data_covariance_scaled_by_std_squared(basi
 def test_pca_lighting_needs_rgb(basis):
     with pytest.raises(ValueError, match="RGB"):
         pca_lighting(np.zeros((2, 1, 4, 4), np.float32), *basis, np.random.default_rng(0))
+
+
+def test_a_runs_training_input_centres_crops_and_pads_only_crop_sized_images():
+    from minialex.data import TrainingInput, mean_image, to_float
+    rng = np.random.default_rng(0)
+    small = rng.integers(0, 256, (6, 3, 16, 16), dtype=np.uint8)
+    inputs = TrainingInput.of(small, crop=16, augment=True)
+    assert inputs.pad == 2 and inputs.pca is None and np.array_equal(inputs.mean, mean_image(small))
+    assert inputs(small, np.random.default_rng(1)).shape == (6, 3, 16, 16)
+    large = rng.integers(0, 256, (6, 3, 20, 20), dtype=np.uint8)
+    assert TrainingInput.of(large, crop=16, augment=True).pad == 0
+    plain = TrainingInput.of(large, crop=16, augment=False)
+    assert np.array_equal(plain(large, None), center_crop(to_float(large, plain.mean), 16))
+    lit = TrainingInput.of(large, crop=16, augment=False, pca_lighting=True)
+    a, b = lit(large, np.random.default_rng(2)), lit(large, np.random.default_rng(2))
+    assert np.array_equal(a, b) and not np.array_equal(a, plain(large, None))  # the lighting draws from rng

@@ -20,6 +20,7 @@ from .fashion_mnist import load_fashion_mnist
 from .image_folder import decode_image, decode_images, load_image_folder
 from .imagenette import load_imagenette
 from .preprocess import mean_image, pca_lighting_basis
+from .training_input import TrainingInput
 
 DATASETS = ("embedded", "cifar10", "fashion-mnist", "folder", "imagenette")
 FOLDER_TEST_FRACTION = 0.1
@@ -76,5 +77,5 @@ __all__ = [
     "ArrayDataset", "DATASETS", "center_crop", "decode_image", "decode_images", "default_cache_dir", "download",
     "epoch_order", "load_cifar10", "load_dataset", "load_embedded", "load_fashion_mnist",
     "load_image_folder", "load_imagenette", "mean_image", "md5sum", "minibatches", "pca_lighting",
-    "pca_lighting_basis", "random_crop_flip", "ten_crop", "to_float",
+    "pca_lighting_basis", "random_crop_flip", "ten_crop", "to_float", "TrainingInput",
 ]
