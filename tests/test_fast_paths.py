@@ -136,3 +136,15 @@ def test_set_path_chooses_for_every_layer(path, monkeypatch):
     assert names == (["cpu-rows", "cpu-chunks"] if path == "fast" else ["reference", "reference"])
     with pytest.raises(ValueError, match="one of"):
         dispatch.set_path("quick")
+
+
+def test_the_definitions_import_none_of_the_machinery():
+    """Data flows one way: minialex.functional (and the layers' maths) loads without the fast paths,
+    the CUDA kernels or the dispatcher."""
+    import subprocess
+    import sys
+    code = ("import sys, minialex.functional, minialex.functional.naive; "
+            "print(sorted(m for m in sys.modules if m.startswith('minialex.')))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "minialex.functional.conv" in loaded
+    assert "minialex.fast" not in loaded and "minialex.dispatch" not in loaded and "minialex.layers" not in loaded
