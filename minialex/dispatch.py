@@ -6,9 +6,9 @@ compute the same numbers, with the same signatures:
 
     operation   CPU                                      GPU (CuPy)
     conv2d      cpu-rows (stride 1) or cpu-im2col        gpu-im2col: CUDA im2col/col2im
-    maxpool2d   the reference, a chunk at a time         a CUDA kernel per pass
-    avgpool2d   the reference, a chunk at a time         the reference
-    lrn         the reference, a chunk at a time         a CUDA kernel per pass
+    maxpool2d   the reference's steps, a chunk at a time  a CUDA kernel per pass
+    avgpool2d   the reference's steps, a chunk at a time  the reference
+    lrn         the formula in place, a chunk at a time  a CUDA kernel per pass
     linear      blocks of W on every core                the reference (one cuBLAS product)
     dropout_mask  the reference (NumPy draws it)         a CUDA kernel draws it
 
@@ -30,9 +30,11 @@ import numpy as np
 
 from . import functional as F
 from .backend import get_array_module
-from .fast import chunks, cuda_kernels
+from .fast import cuda_kernels
 from .fast import conv as fast_conv
 from .fast import linear as fast_linear
+from .fast import lrn as fast_lrn
+from .fast import pooling as fast_pooling
 
 Implementation = namedtuple("Implementation", "name forward backward")
 
@@ -41,12 +43,6 @@ PATHS = ("fast", "reference")
 # are too thin to pay (the Figure-1 net's conv1: 5*3 = 15).
 ROW_DEPTH_MIN = 64
 KERNEL_DTYPES = cuda_kernels.C_TYPES  # the types the CUDA kernels are compiled for
-
-
-def _batchwise(name, forward, backward, output_shape, passes):
-    """The reference on CPU chunks of about ``passes`` times a sample's bytes each (see chunks.batchwise)."""
-    return Implementation(name, *chunks.batchwise(forward, backward, output_shape,
-                                                  lambda x: passes * x[0].nbytes if len(x) else 1))
 
 
 REFERENCE = {
@@ -60,9 +56,9 @@ REFERENCE = {
 CPU = {
     "conv2d": Implementation("cpu-im2col", fast_conv.im2col_forward, fast_conv.im2col_backward),
     "conv2d-rows": Implementation("cpu-rows", fast_conv.rows_forward, fast_conv.rows_backward),
-    "maxpool2d": _batchwise("cpu-chunks", F.maxpool2d_forward, F.maxpool2d_backward, F.pooling.pool_output_shape, 2),
-    "avgpool2d": _batchwise("cpu-chunks", F.avgpool2d_forward, F.avgpool2d_backward, F.pooling.pool_output_shape, 2),
-    "lrn": _batchwise("cpu-chunks", F.lrn_forward, F.lrn_backward, lambda shape, *args: shape, 4),
+    "maxpool2d": Implementation("cpu-chunks", fast_pooling.maxpool2d_forward, fast_pooling.maxpool2d_backward),
+    "avgpool2d": Implementation("cpu-chunks", fast_pooling.avgpool2d_forward, fast_pooling.avgpool2d_backward),
+    "lrn": Implementation("cpu-chunks", fast_lrn.lrn_forward, fast_lrn.lrn_backward),
     "linear": Implementation("cpu-blocks", fast_linear.linear_forward, fast_linear.linear_backward),
 }
 GPU = {

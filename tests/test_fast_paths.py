@@ -38,8 +38,13 @@ CASES = {
         "pool1 3x3/2 on 55": ((RNG.standard_normal((3, 96, 55, 55)), 3, 2, 0, False), ()),
         "pool5 3x3/2 on 13, ceil": ((RNG.standard_normal((2, 256, 13, 13)), 3, 2, 0, True), ()),
         "ties": ((RNG.integers(0, 3, (2, 8, 27, 27)).astype(float), 3, 2, 0, False), ()),
+        "3x3/2 padded on 32, ceil": ((RNG.standard_normal((3, 32, 32, 32)), 3, 2, 1, True), ()),
     },
-    "avgpool2d": {"3x3/2 padded on 27": ((RNG.standard_normal((2, 64, 27, 27)), 3, 2, 1, True), ())},
+    "avgpool2d": {
+        "3x3/2 padded on 27, ceil": ((RNG.standard_normal((2, 64, 27, 27)), 3, 2, 1, True), ()),
+        "3x3/2 on 32, ceil (Figure-1 net)": ((RNG.standard_normal((3, 32, 32, 32)), 3, 2, 0, True), ()),
+        "3x3/2 on 13": ((RNG.standard_normal((2, 16, 13, 13)), 3, 2, 0, False), ()),
+    },
     "lrn": {
         "lrn1 on 96x55x55, two groups": ((RNG.standard_normal((2, 96, 55, 55)), 5, 1e-4, 0.75, 2.0, 2), ()),
         "large alpha on 256x27x27": ((RNG.standard_normal((2, 256, 27, 27)), 5, 1.0, 0.75, 2.0, 1), ()),

@@ -16,9 +16,7 @@ Two reasons to cut a batch into chunks on the CPU:
 ``work`` gets a batch slice, writes its part of the output (different chunks
 never write the same place) and may return something to be summed, like a
 weight gradient. On the GPU the chunks simply run one after another: one GPU
-kernel already uses every core of the GPU. ``batchwise`` makes the fast path
-of an operation whose samples are independent (pooling, LRN) from its
-reference in minialex.functional: the reference, a chunk at a time.
+kernel already uses every core of the GPU.
 
 ``MINIALEX_THREADS`` (default: the cores this process may use) sets how many
 threads; ``set_threads`` changes it at run time (the benchmarks compare 1 and
@@ -98,38 +96,6 @@ def for_each_chunk(work, chunks, xp=np):
         _pool = ThreadPoolExecutor(_threads, thread_name_prefix=_THREAD_NAME)
     with _one_blas_thread():
         return list(_pool.map(work, chunks))
-
-
-def batchwise(forward, backward, output_shape, bytes_per_sample):
-    """The CPU fast path of an operation whose samples are independent: its
-    reference ``forward(x, *args) -> (out, cache)`` and ``backward(dout, cache)
-    -> dx``, run on chunks of the batch, on every core. Each chunk's arrays
-    stay in cache through the reference's several passes over them.
-    ``output_shape(x_shape, *args)`` and ``bytes_per_sample(x)`` size the
-    output and the chunks. Returns the (forward, backward) pair, with the
-    reference's signatures."""
-    def chunked_forward(x, *args):
-        out = np.empty(output_shape(x.shape, *args), dtype=x.dtype)
-        chunks = batch_chunks(np, x.shape[0], bytes_per_sample(x))
-
-        def run(s):
-            out[s], cache = forward(x[s], *args)
-            return cache
-
-        return out, (x.shape, chunks, for_each_chunk(run, chunks))
-
-    def chunked_backward(dout, cache):
-        x_shape, chunks, caches = cache
-        dx = np.empty(x_shape, dtype=dout.dtype)
-        by_start = {s.start: c for s, c in zip(chunks, caches)}
-
-        def run(s):
-            dx[s] = backward(dout[s], by_start[s.start])
-
-        for_each_chunk(run, chunks)
-        return dx
-
-    return chunked_forward, chunked_backward
 
 
 def _forget_pool():

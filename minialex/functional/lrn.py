@@ -22,17 +22,20 @@ def channel_window_sum(a, size):
     return s
 
 
-def _power(d, exponent):
-    """d ** exponent. For the paper's beta, d^-3/4 = 1 / sqrt(d sqrt(d)): two
-    square roots cost a fraction of a general power, on every element of
-    every normalised map."""
+def denominator_power(d, exponent):
+    """d ** exponent, as a new array. For the paper's beta, d^-3/4 = 1 / sqrt(d sqrt(d)):
+    two square roots cost a fraction of a general power, on every element of
+    every normalised map (the steps in place: one new array, not four)."""
     xp = get_array_module(d)
-    if exponent == -0.75:
-        return 1 / xp.sqrt(d * xp.sqrt(d))
-    return d ** exponent
+    if exponent != -0.75:
+        return d ** exponent
+    r = xp.sqrt(d)
+    r *= d
+    xp.sqrt(r, out=r)
+    return xp.reciprocal(r, out=r)
 
 
-def _grouped(a, groups):
+def grouped(a, groups):
     """(N, C, H, W) -> (N*groups, C/groups, H, W): each group of channels an
     image of its own, so the window stops at the group's edge (a reshape, no copy)."""
     n, c, h, w = a.shape
@@ -45,9 +48,9 @@ def lrn_forward(x, size=5, alpha=1e-4, beta=0.75, k=2.0, groups=1):
     ``groups``: normalise within each group of C/groups channels. In the
     paper's two-GPU network each GPU normalises over its own kernel maps
     (sections 3.2 and 3.3), so ``alexnet()`` uses groups=2."""
-    a = _grouped(x, groups)
+    a = grouped(x, groups)
     d = k + alpha * channel_window_sum(a * a, size)
-    out = a * _power(d, -beta)
+    out = a * denominator_power(d, -beta)
     # The cache is the input only: backward recomputes d, which keeps one
     # array per layer alive between the passes instead of three.
     return out.reshape(x.shape), (a, size, alpha, beta, k)
@@ -66,6 +69,6 @@ def lrn_backward(dout, cache):
     a, size, alpha, beta, k = cache
     g = dout.reshape(a.shape)
     d = k + alpha * channel_window_sum(a * a, size)
-    scale = _power(d, -beta)
+    scale = denominator_power(d, -beta)
     dx = g * scale - 2 * alpha * beta * a * channel_window_sum(g * a * scale / d, size)
     return dx.reshape(dout.shape)

@@ -1,0 +1,60 @@
+"""The CPU's local response normalisation: minialex.functional.lrn's formula,
+a chunk of the batch at a time, on every core, computed in place.
+
+The formula makes several passes over maps as big as the input (AlexNet's
+first LRN: 1.2 MB a sample); on a chunk of a sample or two they run in cache.
+Each step works in place on two arrays per chunk (d and d^-beta), where the
+reference's expressions make a new array per operation, and writes into its
+slice of one output: backward is then about three times faster. Same
+signatures, cache and numbers as the reference.
+"""
+import numpy as np
+
+from ..functional.lrn import channel_window_sum, denominator_power, grouped
+from .chunks import batch_chunks, for_each_chunk
+
+
+def _chunks(a):
+    """Chunks of about four samples' bytes: a chunk's input and the three maps made from it."""
+    return batch_chunks(np, a.shape[0], 4 * a[0].nbytes)
+
+
+def _denominator(a, size, alpha, k, beta):
+    """(d, d^-beta) for a chunk a, d = k + alpha * (the window sums of a^2)."""
+    d = channel_window_sum(a * a, size)
+    d *= alpha
+    d += k
+    return d, denominator_power(d, -beta)
+
+
+def lrn_forward(x, size=5, alpha=1e-4, beta=0.75, k=2.0, groups=1):
+    a = grouped(x, groups)
+    out = np.empty_like(a)
+
+    def run(s):
+        np.multiply(a[s], _denominator(a[s], size, alpha, k, beta)[1], out=out[s])
+
+    for_each_chunk(run, _chunks(a))
+    return out.reshape(x.shape), (a, size, alpha, beta, k)
+
+
+def lrn_backward(dout, cache):
+    """dx_j = dout_j d_j^-beta - 2 alpha beta a_j * (window sum of dout_i a_i d_i^(-beta-1)),
+    as in minialex.functional.lrn.lrn_backward."""
+    a, size, alpha, beta, k = cache
+    g = dout.reshape(a.shape)
+    dx = np.empty_like(g)
+
+    def run(s):
+        d, scale = _denominator(a[s], size, alpha, k, beta)
+        t = g[s] * a[s]
+        t *= scale
+        t /= d
+        window = channel_window_sum(t, size)
+        window *= a[s]
+        window *= 2 * alpha * beta
+        np.multiply(g[s], scale, out=dx[s])
+        dx[s] -= window
+
+    for_each_chunk(run, _chunks(a))
+    return dx.reshape(dout.shape)
