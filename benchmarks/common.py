@@ -17,6 +17,7 @@ slows both alike. Each number is reported as min and median of the repeats.
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 
@@ -166,6 +167,25 @@ def numpy_blas():
     return desc
 
 
+def openblas_kernel_unforced():
+    """The kernel OpenBLAS would pick for this CPU if OPENBLAS_CORETYPE did not
+    name one, where that differs from the one it runs now; else None. (A machine
+    image may set it, on a CPU that has better kernels: on an AVX-512 EPYC here,
+    Haswell's made float32 products about half as fast as SkylakeX's.)"""
+    if "OPENBLAS_CORETYPE" not in os.environ:
+        return None
+    ask = ("import threadpoolctl, numpy; print(next(p['architecture'] for p in threadpoolctl.threadpool_info() "
+           "if p.get('internal_api') == 'openblas'))")
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
+    try:
+        picked = subprocess.run([sys.executable, "-c", ask], env=env, capture_output=True, text=True,
+                                timeout=60).stdout.strip()
+        now = next(p["architecture"] for p in threadpoolctl.threadpool_info() if p.get("internal_api") == "openblas")
+    except (OSError, subprocess.SubprocessError, StopIteration):
+        return None
+    return picked if picked and picked != now else None
+
+
 def machine_facts(torch=None):
     from minialex.fast import chunks
     facts = {
@@ -181,6 +201,10 @@ def machine_facts(torch=None):
     for var in ("OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
         if var in os.environ:
             facts[var] = os.environ[var]
+    own_pick = openblas_kernel_unforced()
+    if own_pick:
+        facts["OPENBLAS_CORETYPE"] += (f" (without it OpenBLAS picks its {own_pick} kernels for this CPU: "
+                                       "the matrix products here run below what the CPU can do)")
     if torch is not None:
         facts["PyTorch"] = torch.__version__
         facts["PyTorch threads"] = torch.get_num_threads()

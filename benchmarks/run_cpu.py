@@ -284,6 +284,9 @@ def main():
     started, t0, load_before = datetime.datetime.now(datetime.timezone.utc), time.time(), load_average()
     torch = import_torch()
     facts = machine_facts(torch)
+    if "OPENBLAS_CORETYPE" in facts:  # set by some machine images; it can halve the products' speed
+        print(f"OPENBLAS_CORETYPE={facts['OPENBLAS_CORETYPE']}; `env -u OPENBLAS_CORETYPE` runs without it",
+              flush=True)
     print("training steps", flush=True)
     rounds = {"alexnet": args.repeats, "figure1": FIGURE1_ROUNDS * args.repeats}
     steps = [bench_steps.run(torch, net, rounds[net]) for net in rounds]
