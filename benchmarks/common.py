@@ -167,6 +167,11 @@ def numpy_blas():
     return desc
 
 
+def _openblas_kernel():
+    return next((p.get("architecture") for p in threadpoolctl.threadpool_info() if p.get("internal_api") == "openblas"),
+                None)
+
+
 def openblas_kernel_unforced():
     """The kernel OpenBLAS would pick for this CPU if OPENBLAS_CORETYPE did not
     name one, where that differs from the one it runs now; else None. (A machine
@@ -174,16 +179,15 @@ def openblas_kernel_unforced():
     Haswell's made float32 products about half as fast as SkylakeX's.)"""
     if "OPENBLAS_CORETYPE" not in os.environ:
         return None
-    ask = ("import threadpoolctl, numpy; print(next(p['architecture'] for p in threadpoolctl.threadpool_info() "
-           "if p.get('internal_api') == 'openblas'))")
     env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
+    ask = f"import sys; sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r}); " \
+          "import numpy, common; print(common._openblas_kernel())"
     try:
         picked = subprocess.run([sys.executable, "-c", ask], env=env, capture_output=True, text=True,
                                 timeout=60).stdout.strip()
-        now = next(p["architecture"] for p in threadpoolctl.threadpool_info() if p.get("internal_api") == "openblas")
-    except (OSError, subprocess.SubprocessError, StopIteration):
+    except (OSError, subprocess.SubprocessError):
         return None
-    return picked if picked and picked != now else None
+    return picked if picked not in ("", "None", _openblas_kernel()) else None
 
 
 def machine_facts(torch=None):

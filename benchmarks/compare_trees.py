@@ -37,14 +37,17 @@ import time
 SHAPES = {"AlexNet 96x55x55": (128, 96, 55, 55), "Figure-1 32x32x32": (128, 32, 32, 32)}
 
 
-def layers(nn):
-    """(name, layer) pairs, built from the tree's minialex.layers."""
-    import numpy as np
-    return [("MaxPool2d(3, 2, ceil)", nn.MaxPool2d(3, 2, ceil_mode=True)),
-            ("AvgPool2d(3, 2, ceil)", nn.AvgPool2d(3, 2, ceil_mode=True)),
-            ("LocalResponseNorm", nn.LocalResponseNorm()),
-            ("ReLU", nn.ReLU()), ("Tanh", nn.Tanh()),
-            ("Dropout(0.5)", nn.Dropout(0.5, rng=np.random.default_rng(0)))]
+# (name, how to build it from a tree's minialex.layers and a NumPy generator)
+LAYERS = [("MaxPool2d(3, 2, ceil)", lambda nn, rng: nn.MaxPool2d(3, 2, ceil_mode=True)),
+          ("AvgPool2d(3, 2, ceil)", lambda nn, rng: nn.AvgPool2d(3, 2, ceil_mode=True)),
+          ("LocalResponseNorm", lambda nn, rng: nn.LocalResponseNorm()),
+          ("ReLU", lambda nn, rng: nn.ReLU()), ("Tanh", lambda nn, rng: nn.Tanh()),
+          ("Dropout(0.5)", lambda nn, rng: nn.Dropout(0.5, rng=rng))]
+
+
+def chosen(names):
+    """The LAYERS whose names start with one of ``names`` (all for none)."""
+    return [(name, build) for name, build in LAYERS if not names or any(name.startswith(n) for n in names)]
 
 
 def time_tree(tree, threads, names):
@@ -55,7 +58,7 @@ def time_tree(tree, threads, names):
     import numpy as np
     sys.path.insert(0, tree)
     import minialex.layers as nn
-    if not nn.__file__.startswith(os.path.abspath(tree)):
+    if not nn.__file__.startswith(os.path.join(os.path.abspath(tree), "")):
         raise SystemExit(f"imported minialex from {nn.__file__}, not from {tree}")
     if os.path.isdir(os.path.join(tree, "minialex", "fast")):
         from minialex.fast import chunks
@@ -69,9 +72,8 @@ def time_tree(tree, threads, names):
     rng = np.random.default_rng(0)
     for shape_name, shape in SHAPES.items():
         x = rng.standard_normal(shape).astype(np.float32)
-        for name, layer in layers(nn):
-            if names and not any(name.startswith(n) for n in names):
-                continue
+        for name, build in chosen(names):
+            layer = build(nn, np.random.default_rng(0))
             out = layer.forward(x)
             dout = np.ones_like(out)
             layer.backward(dout)
@@ -93,7 +95,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=3, help="processes per tree and thread count")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--layers", nargs="+", default=[], metavar="NAME",
-                        help="only these layers (MaxPool2d AvgPool2d LocalResponseNorm ReLU Tanh Dropout)")
+                        help="only the layers whose names start so: " + ", ".join(name for name, _ in LAYERS))
     parser.add_argument("--malloc", choices=["steady", "default"], default="steady",
                         help="steady: glibc's trimming off in the children (see above); default: as glibc comes")
     parser.add_argument("--out", help="write the markdown table here as well")
@@ -103,28 +105,28 @@ def main():
         return time_tree(args.child[0], int(args.child[1]), args.layers)
     if not (args.before and args.after):
         parser.error("give two checkouts: BEFORE AFTER (for example a `git worktree add` of the old commit, and .)")
+    unknown = [n for n in args.layers if not chosen([n])]
+    if unknown:
+        parser.error(f"--layers: no layer is called {' or '.join(unknown)}; "
+                     f"the layers are {', '.join(name for name, _ in LAYERS)}")
     trees = [os.path.abspath(args.before), os.path.abspath(args.after)]
     env = dict(os.environ)
     if args.malloc == "steady":
         env.update(MALLOC_TRIM_THRESHOLD_=str(1 << 30), MALLOC_TOP_PAD_=str(64 << 20))
     times, faults = {}, {}  # (threads, shape, layer, pass, tree index) -> [ms, or page faults a call, per round]
-    total = args.rounds * len(args.threads) * 2
-    for round_ in range(args.rounds):
-        for threads in args.threads:
-            for t, tree in enumerate(trees):
-                done = round_ * len(args.threads) * 2 + args.threads.index(threads) * 2 + t
-                print(f"[{done + 1}/{total}] {tree}, {threads} thread(s)", file=sys.stderr, flush=True)
-                child = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", tree, str(threads),
-                                        *(["--layers", *args.layers] if args.layers else [])],
-                                       capture_output=True, text=True, cwd="/", env=env)
-                if child.returncode:
-                    raise SystemExit(f"timing the layers of {tree} failed:\n{child.stderr.strip()}")
-                lines = child.stdout
-                for line in lines.splitlines():
-                    shape, name, fwd, bwd, fwd_faults, bwd_faults = line.split("|")
-                    for pass_, ms, count in (("fwd", fwd, fwd_faults), ("bwd", bwd, bwd_faults)):
-                        times.setdefault((threads, shape, name, pass_, t), []).append(float(ms))
-                        faults.setdefault((threads, shape, name, pass_, t), []).append(int(count))
+    runs = [(threads, t, tree) for _ in range(args.rounds) for threads in args.threads for t, tree in enumerate(trees)]
+    for done, (threads, t, tree) in enumerate(runs, 1):
+        print(f"[{done}/{len(runs)}] {tree}, {threads} thread(s)", file=sys.stderr, flush=True)
+        child = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", tree, str(threads),
+                                *(["--layers", *args.layers] if args.layers else [])],
+                               capture_output=True, text=True, cwd="/", env=env)
+        if child.returncode:
+            raise SystemExit(f"timing the layers of {tree} failed:\n{child.stderr.strip()}")
+        for line in child.stdout.splitlines():
+            shape, name, fwd, bwd, fwd_faults, bwd_faults = line.split("|")
+            for pass_, ms, count in (("fwd", fwd, fwd_faults), ("bwd", bwd, bwd_faults)):
+                times.setdefault((threads, shape, name, pass_, t), []).append(float(ms))
+                faults.setdefault((threads, shape, name, pass_, t), []).append(int(count))
     report = [(f"Layers alone, batch 128 float32, ms: minimum (median) of {args.rounds} processes per tree, "
                f"each the minimum of 7 calls; glibc malloc: {args.malloc}."), f"Before: `{trees[0]}`; after: `{trees[1]}`.", "",
               ("| threads | input | layer | pass | before | after | after / before "

@@ -35,6 +35,12 @@ def test_compare_trees_refuses_a_tree_without_minialex(tmp_path):
     assert "imported minialex from" in done.stderr or "No module named" in done.stderr
 
 
+def test_compare_trees_names_the_layers_it_has():
+    done = run(REPO, REPO, "--layers", "Softmax")
+    assert done.returncode == 2
+    assert "no layer is called Softmax" in done.stderr and "LocalResponseNorm" in done.stderr
+
+
 def test_compare_trees_needs_two_trees():
     done = run(REPO)
     assert done.returncode == 2
