@@ -102,7 +102,8 @@ class TrainConfig:
     momentum: float = option(0.9, "learning", "SGD momentum, in [0, 1)", rule=(lambda v: 0 <= v < 1,
                                                                                 "must be in [0, 1)"), type=float)
     weight_decay: float = option(5e-4, "learning", "weight decay, section 5",
-                                 rule=(lambda v: math.isfinite(v) and v >= 0, "must be a finite number >= 0"),
+                                 rule=(lambda v: 0 <= v < 1, "must be a finite number >= 0 and below 1 (each step "
+                                       "shrinks the weights by lr x weight decay; the paper's is 0.0005)"),
                                  type=float)
     warmup: float = option(0.0, "learning", "epochs over which the learning rate rises linearly to --lr; not in "
                            "the paper", rule=(lambda v: math.isfinite(v) and v >= 0,
@@ -121,7 +122,8 @@ class TrainConfig:
     validate: bool = setting(True)    # evaluate the validation set after every epoch
     device: str = option("cpu", "run", "cpu or gpu (cuda is accepted for gpu)", shown="$MINIALEX_DEVICE, else cpu",
                          type=device_name, choices=["cpu", "gpu"])
-    seed: int = option(0, "run", "seed of the initial weights, the shuffle, the augmentation and dropout", type=int)
+    seed: int = option(0, "run", "seed of the initial weights, the shuffle, the augmentation and dropout",
+                       rule=at_least(0, "a whole number >="), type=int)
     points_per_epoch: int = option(10, "run", "how many times per epoch the running training error is recorded "
                                    "(metrics.jsonl, curves.png)", rule=at_least(1), type=int, metavar="N")
 
@@ -199,16 +201,25 @@ def _shown(value):
     return repr(value) if isinstance(value, str) else list(value) if isinstance(value, tuple) else value
 
 
+def check_values(values):
+    """Raise a ValueError that names the option and the values it allows, for the first of ``values``
+    ({field: value}) that breaks its field's own rule; None passes (it means the default)."""
+    for name, value in values.items():
+        rule = FIELDS[name].metadata.get("rule")
+        if rule is not None and value is not None and not rule[0](value):
+            raise ValueError(f"{option_name(name)} {rule[1]}, got {_shown(value)}")
+
+
 def check_config(c):
     """Raise a ValueError that names the option and the values it allows, for the first value of ``c``
     that cannot work. Every Trainer calls it first, before it loads any data, so the command line's
     errors too come before any work."""
     check_device(c.device)
-    for name, f in FIELDS.items():
-        value, rule = getattr(c, name), f.metadata.get("rule")
-        if rule is not None and value is not None and not rule[0](value):
-            raise ValueError(f"{option_name(name)} {rule[1]}, got {_shown(value)}")
+    check_values({name: getattr(c, name) for name in FIELDS})
     rules = [  # the rules that concern two options at once
+        (c.warmup <= c.epochs,
+         f"--warmup {c.warmup:g} is longer than the run (--epochs {c.epochs}): the learning rate would never reach "
+         "--lr"),
         (c.init == "paper" or c.model == "alexnet",
          f"init {c.init!r} is for alexnet; the Figure 1 network has its own initial scales"),
         (c.dataset != "embedded" or not (c.data_dir or c.val_dir),

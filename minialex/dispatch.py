@@ -19,8 +19,8 @@ what it gets and keeps its backward for the backward pass (the two share a
 cache only they understand), as Chainer picks forward_cpu or forward_gpu.
 Layers never ask which device they are on.
 
-``set_path("reference")`` (or ``MINIALEX_PATH=reference``, read once at
-import) makes every operation run its definition: to read along in a
+``set_path("reference")`` (or ``MINIALEX_PATH=reference``, read once, at the
+first ``choose``) makes every operation run its definition: to read along in a
 debugger, or to compare and time the fast paths against it.
 """
 import os
@@ -76,11 +76,14 @@ def _path_from_environment():
     return path
 
 
-_path = _path_from_environment()
+_path = None  # read from MINIALEX_PATH on first use, so that a bad value is the command's one-line error, not the import's
 
 
 def path():
     """"fast" or "reference": what ``choose`` picks from."""
+    global _path
+    if _path is None:
+        _path = _path_from_environment()
     return _path
 
 
@@ -90,7 +93,7 @@ def set_path(new):
     global _path
     if new not in PATHS:
         raise ValueError(f"set_path: the path must be one of {PATHS}, got {new!r}")
-    old, _path = _path, new
+    old, _path = path(), new
     return old
 
 
@@ -104,7 +107,7 @@ def choose(op, x, W=None, stride=1, padding=0):
     """The Implementation of ``op`` for input ``x``; for conv2d also its
     weights W (F, C/groups, kh, kw), stride and padding, which decide
     between the CPU's two ways of building the columns."""
-    if _path == "reference":
+    if path() == "reference":
         return REFERENCE[op]
     if on_gpu(x):
         return GPU.get(op, REFERENCE[op]) if x.dtype in KERNEL_DTYPES else REFERENCE[op]

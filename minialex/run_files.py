@@ -12,10 +12,12 @@ whole: the old one or the new one.
 """
 import contextlib
 import dataclasses
+import fnmatch
 import glob
 import json
 import math
 import os
+import stat
 
 try:  # file locks: POSIX systems have fcntl, Windows does not (see run_lock)
     import fcntl
@@ -23,15 +25,18 @@ except ImportError:  # pragma: no cover - depends on the system
     fcntl = None
 
 from .config import CHANGEABLE_ON_RESUME, WHERE_IT_RUNS, option_name
-from .files import TEMPORARY_FILES, atomic_write
+from .files import TEMPORARY_FILES, atomic_write, open_regular
 from .plots import plot_learning_curves
 
 CHECKPOINT = "checkpoint.npz"
 LOCK = "run.lock"
+RUN_FILES = (CHECKPOINT, LOCK)  # a folder holding one of these (or a temporary file) is a minialex run
 
 
 def check_run_dir(run_dir):
-    """The run directory must be a folder this process can write, or a path where it can make one."""
+    """The run directory must be a folder this process can write, or a path where it can make one; and if
+    it exists and holds anything, it must be a minialex run, so that a run never writes (or cleans up)
+    among the user's own files: ``--out /`` or ``--out ~`` is refused."""
     path = os.path.abspath(run_dir)
     while not os.path.exists(path):  # the nearest folder that exists is where the new ones would be made
         path = os.path.dirname(path)
@@ -39,6 +44,21 @@ def check_run_dir(run_dir):
         raise ValueError(f"--out {run_dir}: {path} is a file, not a folder; choose another --out")
     if not os.access(path, os.W_OK | os.X_OK):
         raise ValueError(f"--out {run_dir}: this user may not write in {path}; choose another --out")
+    if path != os.path.abspath(run_dir):
+        return  # a new folder
+    real = os.path.realpath(path)
+    home = os.path.realpath(os.path.expanduser("~"))
+    if real == os.path.dirname(real) or real == home:  # only a root folder is its own parent
+        raise ValueError(f"--out {run_dir} is {'your home' if real == home else 'the root'} folder: a run needs a "
+                         f"folder of its own, e.g. --out {os.path.join(run_dir, 'runs', 'demo')}")
+    with os.scandir(path) as entries:
+        names = sorted(entry.name for entry in entries)
+    if names and not any(name in RUN_FILES or fnmatch.fnmatch(name, TEMPORARY_FILES) for name in names):
+        shown = ", ".join(os.fsencode(n).decode(errors="replace") for n in names[:3]) + (", ..." if len(names) > 3
+                                                                                          else "")
+        raise ValueError(f"--out {run_dir} holds {len(names)} other file(s) ({shown}) and no minialex run "
+                         f"({' or '.join(RUN_FILES)}): a run writes its files there, so give it a new or empty "
+                         "folder")
 
 
 _locked = set()  # the run directories (real paths) whose lock this process holds
@@ -50,7 +70,9 @@ def run_lock(run_dir, log=print):
 
     The lock is fcntl.flock's: the operating system holds it for the open file and drops it when the
     process ends, however it ends (kill -9 included), so the lock file a dead process left never blocks.
-    Where there is no fcntl (Windows), the folder is not locked, and a warning says so.
+    Where there is no fcntl (Windows), the folder is not locked, and a warning says so. The lock file is
+    opened without following a symbolic link (O_NOFOLLOW), so a ``run.lock`` that points elsewhere cannot
+    make the run overwrite another file.
 
     Holding the lock, this process alone may remove the temporary files that a write cut short by a
     kill -9 left: no other process can be writing them. Re-entrant, so that the command line can lock
@@ -61,7 +83,7 @@ def run_lock(run_dir, log=print):
         return
     check_run_dir(run_dir)
     os.makedirs(run_dir, exist_ok=True)
-    with open(os.path.join(run_dir, LOCK), "a+") as f:  # "a+": opening must not erase the holder's pid
+    with _open_lock_file(os.path.join(run_dir, LOCK)) as f:
         if fcntl is None:
             log(f"warning: this system has no fcntl.flock, so {run_dir} is not locked: make sure that no other "
                 "process trains in it")
@@ -70,11 +92,12 @@ def run_lock(run_dir, log=print):
                 fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:  # another open file holds the lock
                 f.seek(0)
-                holder = f.read().strip() or "pid unknown"
+                holder = f.read(100).decode(errors="replace").strip() or "pid unknown"
                 raise RuntimeError(f"{run_dir} is in use: another training process ({holder}) holds its lock "
                                    f"file {LOCK}; wait for it to end or stop it, or choose another --out") from None
+            f.seek(0)
             f.truncate(0)
-            f.write(f"pid {os.getpid()}\n")
+            f.write(f"pid {os.getpid()}\n".encode())
             f.flush()
         _remove_temporary_files(run_dir, log)
         _locked.add(key)
@@ -84,7 +107,26 @@ def run_lock(run_dir, log=print):
             _locked.discard(key)
 
 
+def _open_lock_file(path):
+    """The lock file open for reading and writing, made if missing; never through a symbolic link, and
+    only a regular file (opening must not erase the holder's pid, so no truncation here)."""
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) \
+        | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags, 0o644)
+    except OSError as err:
+        if os.path.islink(path):
+            raise ValueError(f"{path} is a symbolic link (to {os.readlink(path)}): minialex makes its lock file "
+                             "itself and will not write through a link; remove it") from None
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise ValueError(f"{path} is not a regular file: minialex makes its lock file itself; remove it")
+    return os.fdopen(fd, "r+b")
+
+
 def _remove_temporary_files(run_dir, log):
+    """Only minialex's own temporary files (files.TEMPORARY_FILES), never another ``.*.tmp``."""
     leftovers = sorted(glob.glob(os.path.join(glob.escape(os.fspath(run_dir)), TEMPORARY_FILES)))
     for path in leftovers:
         os.remove(path)
@@ -109,10 +151,9 @@ def check_config_json(run_dir, config):
     """Refuse a checkpoint that is not the run directory's own (say, copied there from another run): the
     checkpoint and config.json must agree on every field that a resumed run keeps."""
     path = os.path.join(run_dir, "config.json")
-    if not os.path.exists(path):
+    if not os.path.lexists(path):
         return
-    with open(path) as f:
-        written = json.load(f)
+    written = read_config_json(path)
     ours = json.loads(json.dumps(dataclasses.asdict(config)))  # as JSON has it: tuples become lists
     differ = [k for k in ours if k in written and k not in CHANGEABLE_ON_RESUME + WHERE_IT_RUNS
               and written[k] != ours[k]]
@@ -121,6 +162,25 @@ def check_config_json(run_dir, config):
                          + ", ".join(f"{option_name(k)} ({ours[k]!r} in the checkpoint, {written[k]!r} in "
                                      "config.json)" for k in differ)
                          + ". Was the checkpoint copied from another run? Put it back beside its own config.json")
+
+
+CONFIG_JSON_LIMIT = 1 << 20  # bytes; minialex writes about 1 KB
+
+
+def read_config_json(path):
+    """The dict in a run's config.json; a file that is not one gets a one-line error naming it."""
+    with open_regular(path, "config file") as f:
+        raw = f.read(CONFIG_JSON_LIMIT + 1)
+    try:
+        if len(raw) > CONFIG_JSON_LIMIT:
+            raise ValueError(f"it is larger than {CONFIG_JSON_LIMIT:,} bytes")
+        written = json.loads(raw.decode("utf-8"))
+        if not isinstance(written, dict):
+            raise ValueError(f"it holds a JSON {type(written).__name__}, not an object of options")
+    except (ValueError, RecursionError) as err:  # UnicodeDecodeError and json's errors are ValueErrors
+        raise ValueError(f"{path} is not a minialex config.json ({err}); restore it from a copy of the run, "
+                         "or delete it (the checkpoint holds the options too)") from None
+    return written
 
 
 def write_metrics(run_dir, history, points, title=None):

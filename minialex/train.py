@@ -15,18 +15,30 @@ saves a checkpoint and exits; ``--resume`` continues exactly where it stopped.
 Exit codes: 0 done, 1 an error (one line on stderr), 2 a command line that
 argparse cannot read, 130 stopped by Ctrl-C, 143 stopped by SIGTERM.
 """
+import signal
+import sys
+
+if __name__ == "__main__":
+    def _interrupted_while_starting(signum, frame):
+        """Ctrl-C in the second that the modules below take to import: one line, not a traceback."""
+        print("\ninterrupted while starting: nothing was done", file=sys.stderr)
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGINT, _interrupted_while_starting)
+
 import argparse
 import contextlib
 import dataclasses
 import os
-import signal
-import sys
 import time
 
+from . import dispatch
 from .backend import default_device
-from .config import WHERE_IT_RUNS, TrainConfig, add_options, check_config, given_options, option_name
+from .config import (WHERE_IT_RUNS, TrainConfig, add_options, check_config, check_values, given_options,
+                     option_name)
 from .distributed import KINDS, leave, make_parallel
 from .evaluation import evaluate, load_validation_set, one_class_warning
+from .fast.chunks import threads
 from .run_files import CHECKPOINT, check_run_dir, run_lock
 from .saved_model import load_model
 from .trainer import Trainer, TrainingInterrupted
@@ -35,7 +47,7 @@ from .trainer import Trainer, TrainingInterrupted
 def build_parser():
     """The options of TrainConfig (minialex.config: defaults, help and checks are written there), then
     those of the command itself."""
-    p = argparse.ArgumentParser(prog="python -m minialex.train", description=__doc__.split("\n\n")[0],
+    p = argparse.ArgumentParser(prog="python -m minialex.train", description=__doc__.split("\n\n")[0].split(": ", 1)[1].capitalize(),
                                 epilog="exit codes: 0 done, 1 error, 2 bad command line, 130 stopped by Ctrl-C, "
                                        "143 stopped by SIGTERM (both after saving a checkpoint)")
     groups = add_options(p)
@@ -62,9 +74,8 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
-    a = parse_args(argv)
     try:
-        return run(a)
+        return run(parse_args(argv))
     except KeyboardInterrupt as stop:  # TrainingInterrupted has saved and said so; a plain one came before training
         if not isinstance(stop, TrainingInterrupted):
             print("\ninterrupted before training began: nothing was saved", file=sys.stderr)
@@ -74,7 +85,14 @@ def main(argv=None):
         return 1
 
 
+def check_environment():
+    """A bad MINIALEX_THREADS or MINIALEX_PATH (read when first used) stops the command before any work."""
+    threads()
+    dispatch.path()
+
+
 def run(a):
+    check_environment()
     given = given_options(a)
     parallel = make_parallel(a.parallel or "none")
     if not parallel.is_main:  # one process prints
@@ -92,9 +110,14 @@ def run(a):
                                                            f"{given.get('dataset', 'embedded')}-"
                                                            f"{time.strftime('%Y%m%d-%H%M%S')}"))
     check_run_dir(out)
-    # A folder that exists may be another process's run: refuse before loading the data. (fit() locks again,
-    # and locks a new folder.)
-    with run_lock(out) if os.path.isdir(out) and parallel.is_main else contextlib.nullcontext():
+    # Every value is checked before the lock makes the folder; a resumed run's own values come with its checkpoint.
+    if a.resume:
+        check_values(given)
+    else:
+        check_config(TrainConfig(**{"device": default_device(), **given}))
+    # The lock, before the data loads: a second run into the same folder, new or not, is refused at once,
+    # and cannot replace this one's files. (fit() locks again: the lock is re-entrant.)
+    with run_lock(out) if parallel.is_main else contextlib.nullcontext():
         if a.resume:
             trainer = Trainer.resume(out, progress=not a.no_progress, parallel=parallel, **given)
         elif os.path.exists(os.path.join(out, CHECKPOINT)):
@@ -106,7 +129,7 @@ def run(a):
         trainer.fit()
     if trainer.history:
         last = trainer.history[-1]
-        print(f"done: {trainer.epoch} epochs, final val top-1 error "
+        print(f"done: {trainer.epoch} epoch{'' if trainer.epoch == 1 else 's'}, final val top-1 error "
               f"{last.get('val_top1_error', float('nan')):.4f}; run directory {trainer.run_dir}")
     return 0
 
@@ -115,8 +138,7 @@ def describe(trainer):
     c = trainer.config
     print(f"{c.model} ({c.activation}) on {trainer.train_set.name}: {len(trainer.train_set)} training, "
           f"{len(trainer.test_set)} validation images, input {trainer.crop}x{trainer.crop}, device {c.device}")
-    print(f"SGD lr {trainer.optimizer.lr:g} momentum {c.momentum:g} weight decay {c.weight_decay:g}, batch "
-          f"{c.batch_size}, schedule {c.schedule}; run directory {trainer.run_dir}")
+    print(f"{trainer.optimizer}, batch {c.batch_size}, schedule {c.schedule}; run directory {trainer.run_dir}")
     if trainer.position:
         print(f"resuming in epoch {trainer.epoch + 1}, after batch {trainer.position.batch}")
     elif trainer.epoch:
@@ -124,10 +146,13 @@ def describe(trainer):
 
 
 def evaluate_run(run_dir, where, ten_crops, parallel, progress=True):
-    """--eval-only: the checkpoint's network on the validation set. It needs the checkpoint and the
-    validation images, no training image. ``where``: the options given of WHERE_IT_RUNS (--device, and
-    where the data set is now)."""
+    """--eval-only: the network of a run directory (its checkpoint, else its model.npz), or of a run's
+    model.npz given as --out, on the validation set. It needs that file and the validation images, no
+    training image. ``where``: the options given of WHERE_IT_RUNS (--device, and where the data set is now)."""
     saved = load_model(run_dir, where.get("device"))
+    if saved.config is None:
+        raise ValueError(f"{run_dir} holds weights that no run of python -m minialex.train made ({saved.source}), "
+                         "so it names no data set to test on: --eval-only tests a run's network")
     config = dataclasses.replace(saved.config, **where)
     check_config(config)  # --data-dir for the embedded sample, say
     test = load_validation_set(config, saved.classes)
@@ -135,7 +160,7 @@ def evaluate_run(run_dir, where, ten_crops, parallel, progress=True):
     views = [("centre crop", False)] + ([("ten crops", True)] if ten_crops else [])
     for name, flag in views:
         r = evaluate(model, test, saved.mean, saved.crop, config.device, flag, progress=progress)
-        warning = None if flag else one_class_warning(r, len(saved.classes), config.model)  # the centre crop's
+        warning = None if flag else one_class_warning(r, len(saved.classes), config)  # the centre crop's
         if warning:
             print(f"\nwarning: {warning}")
         print(f"{test.name} (validation, {name}): top-1 error {r['top1_error']:.4f}  "
@@ -144,4 +169,5 @@ def evaluate_run(run_dir, where, ten_crops, parallel, progress=True):
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # from here on, main() handles Ctrl-C
     sys.exit(leave(main()))  # a parallel run that fails on one process stops them all

@@ -147,10 +147,10 @@ def test_a_write_killed_midway_leaves_a_temporary_file_that_the_next_start_remov
                    "os.replace = lambda *args: os._exit(9)  # killed after the write, before the rename\n"
                    "checkpoint.save(sys.argv[1], {'w': np.ones(3)})")
     assert subprocess.run([sys.executable, "-c", killed_save, str(run / CHECKPOINT)], env=ENV).returncode == 9
-    assert len(list(run.glob(".checkpoint.npz-*.tmp"))) == 1 and not (run / CHECKPOINT).exists()
+    assert len(list(run.glob(".checkpoint.npz.*.minialex-tmp"))) == 1 and not (run / CHECKPOINT).exists()
     messages = []
     Trainer(config(epochs=1), run, data=toy_data(), progress=False, log=messages.append).fit()
-    assert not list(run.glob(".*.tmp"))
+    assert not list(run.glob(".*.minialex-tmp"))
     assert any("removed 1 temporary file" in m for m in messages)
 
 

@@ -19,8 +19,8 @@ weight gradient. On the GPU the chunks simply run one after another: one GPU
 kernel already uses every core of the GPU.
 
 ``MINIALEX_THREADS`` (default: the cores this process may use) sets how many
-threads; ``set_threads`` changes it at run time (the benchmarks compare 1 and
-2 threads).
+threads, read at the first use; ``set_threads`` changes it at run time (the
+benchmarks compare 1 and 2 threads).
 """
 import os
 import threading
@@ -32,6 +32,7 @@ import numpy as np
 CHUNK_BYTES = 4 << 20
 
 _THREAD_NAME = "minialex-chunk"
+MAX_THREADS = 4096  # more than any machine's cores: a larger MINIALEX_THREADS is a typo
 _pool = None
 _blas = None
 
@@ -40,19 +41,25 @@ def _default_threads():
     """MINIALEX_THREADS if set, else the cores this process may run on."""
     value = os.environ.get("MINIALEX_THREADS", "").strip()
     if value:
-        if not value.isdigit() or int(value) < 1:
-            raise ValueError(f"MINIALEX_THREADS must be a whole number of threads, at least 1; got {value!r}")
+        if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_THREADS:
+            raise ValueError(f"MINIALEX_THREADS must be a whole number of threads from 1 to {MAX_THREADS}; "
+                             f"got {value!r}")
         return int(value)
     if hasattr(os, "sched_getaffinity"):  # Linux: respects taskset and container CPU sets
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1
 
 
-_threads = _default_threads()  # the environment is read once, here; set_threads changes the count later
+# The environment is read once, at the first use, so that a bad MINIALEX_THREADS is an error of the command
+# (one line), not a traceback of the import; set_threads changes the count later.
+_threads = None
 
 
 def threads():
     """How many threads the CPU layers use."""
+    global _threads
+    if _threads is None:
+        _threads = _default_threads()
     return _threads
 
 
@@ -61,7 +68,7 @@ def set_threads(n):
     global _threads, _pool
     if n < 1:
         raise ValueError(f"set_threads: need at least 1 thread, got {n}")
-    old, _threads = _threads, int(n)
+    old, _threads = threads(), int(n)
     if _pool is not None and old != n:
         _pool.shutdown()
         _pool = None
@@ -82,18 +89,18 @@ def batch_chunks(xp, n, bytes_per_sample, budget=None):
         budget = CHUNK_BYTES if xp is np else None
     pieces = -(-n * bytes_per_sample // budget) if budget else 1  # ceil
     if xp is np:
-        pieces = -(-pieces // _threads) * _threads  # round up to a multiple of the threads
+        pieces = -(-pieces // threads()) * threads()  # round up to a multiple of the threads
     step = max(1, -(-n // max(1, pieces)))
     return [slice(i, min(i + step, n)) for i in range(0, n, step)]
 
 
 def for_each_chunk(work, chunks, xp=np):
     """[work(s) for s in chunks], NumPy's chunks on every core. Returns the results in order."""
-    if xp is not np or _threads == 1 or len(chunks) == 1 or threading.current_thread().name.startswith(_THREAD_NAME):
+    if xp is not np or threads() == 1 or len(chunks) == 1 or threading.current_thread().name.startswith(_THREAD_NAME):
         return [work(s) for s in chunks]
     global _pool
     if _pool is None:
-        _pool = ThreadPoolExecutor(_threads, thread_name_prefix=_THREAD_NAME)
+        _pool = ThreadPoolExecutor(threads(), thread_name_prefix=_THREAD_NAME)
     with _one_blas_thread():
         return list(_pool.map(work, chunks))
 
