@@ -35,34 +35,33 @@ import zipfile
 
 import numpy as np
 
-from .backend import to_device, to_numpy
 from .files import atomic_write
-from .layers import Dropout
 
 FORMAT = "minialex checkpoint 1"  # the header's "format": what this module can read
 WHAT_TO_DO = "delete it, or resume from another copy of the run"
 
 
 def model_state(model):
-    """{"params": {name: ndarray}, "rng": [state of each dropout generator]}."""
-    return {"params": {name: to_numpy(w).copy() for name, w in model.named_parameters().items()},
-            "rng": [layer.rng.bit_generator.state for layer in model.layers if isinstance(layer, Dropout)]}
+    """{"params": {name: ndarray}, "buffers": {name: ndarray}, "rng": [each layer's extra state]}: the
+    model's ``state_dict`` split into parameters and buffers, and what its layers keep outside it
+    (``Layer.extra_state``: dropout's generators)."""
+    state = model.state_dict()
+    params = set(model.named_parameters())
+    return {"params": {name: array for name, array in state.items() if name in params},
+            "buffers": {name: array for name, array in state.items() if name not in params},
+            "rng": model.extra_state()}
 
 
-def load_model_state(model, state, device="cpu"):
-    """Put the arrays of ``model_state`` back into ``model`` (on ``device``)."""
-    params = state["params"]
-    expected = {name for name, _, _ in model.parameters()}
-    if set(params) != expected:
-        raise ValueError(f"checkpoint does not fit this model: it has {sorted(params)}, the model "
-                         f"{sorted(expected)}; was it saved with other --model options?")
-    for name, owner, key in model.parameters():
-        if params[name].shape != owner.params[key].shape:
-            raise ValueError(f"checkpoint does not fit this model: {name} is {params[name].shape} there, "
-                             f"{owner.params[key].shape} here")
-        owner.params[key] = to_device(params[name], device)
-    for layer, rng_state in zip([l for l in model.layers if isinstance(l, Dropout)], state["rng"]):
-        layer.rng.bit_generator.state = rng_state
+def load_model_state(model, state):
+    """Put the arrays of ``model_state`` back into ``model``, each on the device and of the dtype of the
+    array it replaces. A checkpoint from before buffers were saved has none, as the networks of that
+    time had none."""
+    try:
+        model.load_state_dict({**state["params"], **state.get("buffers", {})})
+        model.load_extra_state(state["rng"])
+    except ValueError as err:
+        raise ValueError(f"checkpoint does not fit this model ({err}); was it saved with other --model "
+                         "options?") from None
 
 
 # -- the state as JSON plus arrays ---------------------------------------------------

@@ -16,13 +16,10 @@ import dataclasses
 import functools
 import math
 
-import numpy as np
-
 from .backend import check_device
 from .data import DATASETS
-from .layers import Flatten, Linear
 from .models import ACTIVATIONS, INITS, MODELS, alexnet, figure1_net
-from .optim import ConstantSchedule, ReduceOnPlateau, StepSchedule
+from .optim import OPTIMIZERS, ConstantSchedule, ReduceOnPlateau, StepSchedule
 
 SCHEDULES = {"plateau": lambda c: ReduceOnPlateau(c.patience, 10.0, c.max_drops),
              "step": lambda c: StepSchedule(c.milestones),
@@ -67,6 +64,9 @@ class TrainConfig:
     activation: str = option("relu", "model", "the non-linearity, section 3.1", choices=list(ACTIVATIONS))
     lrn: bool = option(None, "model", "local response normalisation, section 3.3",
                        shown="on for alexnet, off for figure1", action=argparse.BooleanOptionalAction)
+    batch_norm: bool = option(False, "model", "batch normalisation after every convolution and hidden fc layer, "
+                              "before the activation (Ioffe & Szegedy 2015; not in the paper); it replaces LRN "
+                              "unless --lrn is given", shown="off", action=argparse.BooleanOptionalAction)
     # alexnet: None = 2 (each GPU's maps, section 3.2); 1 = across all maps, as alexnet() was before LRN had
     # groups (runs from then say so)
     lrn_groups: int = setting(None)
@@ -97,6 +97,9 @@ class TrainConfig:
     epochs: int = option(10, "learning", "epochs in all", shown="10; with --resume, the run's own",
                          rule=at_least(1), type=int)
     batch_size: int = option(128, "learning", "images per SGD step", rule=at_least(1), type=int)
+    optimizer: str = option("sgd", "learning", "sgd: the paper's update (section 5); adam, adamw: not in the paper "
+                            "(Kingma & Ba 2015), with PyTorch's betas and eps; they want a lower --lr, e.g. 0.001",
+                            choices=list(OPTIMIZERS))
     lr: float = option(0.01, "learning", "learning rate", rule=(lambda v: math.isfinite(v) and v > 0,
                                                                 "must be a finite number > 0"), type=float)
     momentum: float = option(0.9, "learning", "SGD momentum, in [0, 1)", rule=(lambda v: 0 <= v < 1,
@@ -243,21 +246,12 @@ def check_config(c):
 
 def input_problem(model, size):
     """Why ``model`` cannot take size x size images, or None if it can; worked out from the shapes its
-    layers would give, without computing anything. (The input's channels do not matter: the first layer
-    is a convolution.)"""
-    shape = (1, 1, size, size)
-    for name, layer in zip(model.names, model.layers):
-        if hasattr(layer, "output_shape"):  # a convolution or a pool: its window must fit in the padded input
-            window = int(np.max(layer.kernel_size))
-            if min(shape[2:]) + 2 * layer.padding < window:
-                return f"{name}'s {window}x{window} window is larger than its {shape[2]}x{shape[3]} input"
-            shape = layer.output_shape(shape)
-        elif isinstance(layer, Flatten):
-            shape = (1, int(np.prod(shape[1:])))
-        elif isinstance(layer, Linear):
-            if shape[1] != layer.in_features:
-                return f"{name} expects {layer.in_features} inputs, the layers before it give {shape[1]}"
-            shape = (1, layer.out_features)
+    layers would give (``Layer.output_shape``), without computing anything. (The input's channels do not
+    matter: the first layer is a convolution.)"""
+    try:
+        model.output_shape((1, 1, size, size))
+    except ValueError as err:
+        return str(err)
     return None
 
 

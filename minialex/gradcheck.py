@@ -97,7 +97,7 @@ def check_model(model, loss_fn, x, labels, h=1e-5, before_forward=None):
     errors = {}
     if dx is not None:
         errors["x"] = rel_error(dx, numerical_gradient(loss, x, h))
-    for name, owner, key in model.parameters():
+    for name, owner, key in model.parameter_slots():
         errors[name] = rel_error(analytic[name], numerical_gradient(loss, owner.params[key], h))
     return errors
 

@@ -49,5 +49,5 @@ def load_model(run_dir, device=None, log=print):
         mean, crop, trained_on = mean_image(train.images), input_size(config, train.images.shape[2]), train.name
     model = build_model(config, len(mean), len(state["classes"]), crop)
     model.to(device)
-    checkpoint.load_model_state(model, state["model"], device)
+    checkpoint.load_model_state(model, state["model"])
     return SavedModel(model, mean, crop, state["classes"], config, state["epoch"], trained_on)

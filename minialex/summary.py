@@ -1,34 +1,22 @@
-"""A layer table: output shape, parameters and forward FLOPs of every layer."""
-import numpy as np
+"""A layer table: output shape, parameters and forward FLOPs of every layer.
 
-from .layers import AvgPool2d, Conv2d, Linear, LocalResponseNorm, MaxPool2d
+Each layer counts its own FLOPs (``Layer.flops``): convolutions and linear
+layers exactly; pooling a k*k window per output, LRN a window sum and a power
+per output, one operation per element otherwise.
+"""
+import numpy as np
 
 
 def layer_flops(layer, in_shape, out_shape):
-    """Forward floating-point operations for ONE image (a multiply-add counts 2).
-
-    Convolutions and linear layers are exact; for the rest we count the obvious
-    per-element work (a k*k window per pooled output, a window sum and a power
-    per LRN output, one operation per element otherwise).
-    """
-    out_elems = int(np.prod(out_shape[1:]))
-    if isinstance(layer, Conv2d):
-        kh, kw = layer.kernel_size
-        return 2 * out_elems * (layer.in_channels // layer.groups) * kh * kw
-    if isinstance(layer, Linear):
-        return 2 * layer.in_features * layer.out_features
-    if isinstance(layer, (MaxPool2d, AvgPool2d)):
-        return out_elems * layer.kernel_size ** 2
-    if isinstance(layer, LocalResponseNorm):
-        return out_elems * (layer.size + 4)
-    return out_elems
+    """Forward floating-point operations of ``layer`` for ONE image (a multiply-add counts 2)."""
+    return layer.flops(in_shape, out_shape)
 
 
 def summary(model, input_shape):
     """Rows (name, layer, output shape, parameters, FLOPs, output bytes) for one image of
     ``input_shape`` = (C, H, W), found by running one forward pass; returns
     (rows, text) where text is a printable table with totals."""
-    x = np.zeros((1, *input_shape), dtype=next(iter(model.parameters()))[1].params["W"].dtype)
+    x = np.zeros((1, *input_shape), dtype=model.parameters()[0].dtype)
     was_training = model.training
     model.eval()
     rows = []

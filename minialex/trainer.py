@@ -50,7 +50,7 @@ from .distributed import OneProcess
 from .evaluation import ONE_CLASS_FRACTION, evaluate, one_class_warning
 from .layers import SoftmaxCrossEntropy
 from .models import build_model
-from .optim import SGD, warmup_factor
+from .optim import OPTIMIZERS, warmup_factor
 from .run_files import CHECKPOINT, check_config_json, run_lock, write_metrics, write_text
 from .run_state import EpochProgress
 
@@ -100,7 +100,7 @@ class Trainer:
         self.model = self.parallel.model(self.model)  # the model split: this process's half of it
         self.model.to(config.device)
         self.loss_fn = SoftmaxCrossEntropy()
-        self.optimizer = SGD(self.model.parameters(), config.lr, config.momentum, config.weight_decay)
+        self.optimizer = OPTIMIZERS[config.optimizer].from_options(self.model.parameters(), config)
         self.schedule = SCHEDULES[config.schedule](config)
         self.epoch = 0          # epochs completed
         self.history = []       # one dict per completed epoch
@@ -405,7 +405,7 @@ class Trainer:
         config = dataclasses.replace(config, **changed)
         trainer = cls(config, run_dir, data=data, progress=progress, log=log, parallel=parallel)
         state = trainer.parallel.local_state(state)  # the model split: this process's half of the checkpoint
-        checkpoint.load_model_state(trainer.model, state["model"], config.device)
+        checkpoint.load_model_state(trainer.model, state["model"])
         trainer.optimizer.load_state_dict({**state["optimizer"], "lr": config.lr} if "lr" in changed
                                           else state["optimizer"], config.device)
         # The new schedule has the new options; the checkpoint gives it the rest (best error, drops so far).

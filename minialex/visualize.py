@@ -72,7 +72,7 @@ def _check_run_dir(run_dir):
 
 def _model_device(model):
     params = model.parameters()
-    return device_of(params[0][1].params[params[0][2]]) if params else "cpu"
+    return device_of(params[0]) if params else "cpu"
 
 
 def _batched(model, x, layers, batch_size, prepare=None):

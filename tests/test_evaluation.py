@@ -14,7 +14,7 @@ def toy_trainer(tmp_path):
     config = TrainConfig(dataset="toy", crop=12, dropout=0.5)
     trainer = Trainer(config, tmp_path / "run", data=data, progress=False, log=lambda s: None)
     # Weights far from the initial ones (which answer nearly uniformly), so the ten views disagree.
-    for _, owner, key in trainer.model.parameters():
+    for _, owner, key in trainer.model.parameter_slots():
         owner.params[key] = rng.standard_normal(owner.params[key].shape).astype(np.float32) * 0.05
     return trainer
 

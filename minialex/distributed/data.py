@@ -15,7 +15,7 @@ The random numbers do not depend on how the batch is shared. Every process
 draws them for the whole batch, from the same generators, and uses its rows:
 the Trainer augments the whole batch (crops, flips and lighting, drawn from
 (seed, epoch)) and keeps this process's images; each Dropout draws the mask of
-the whole batch and keeps this process's rows (``Dropout.part``). So a run on
+the whole batch and keeps this process's rows (``Layer.share_batch``). So a run on
 P processes is the run on one with the same --batch-size, up to the order in
 which the gradients' sums are added (round-off).
 """
@@ -25,7 +25,7 @@ import json
 import numpy as np
 
 from ..backend import get_array_module
-from ..layers import Dropout
+from ..optim import parameter_state
 from .parallel import Parallel
 
 
@@ -36,24 +36,24 @@ class DataParallel(Parallel):
         """The whole ``model``, with process 0's weights on every process (they
         are the same already when built from the same seed; this makes sure)."""
         self._model = model
-        self._dropouts = [layer for layer in model.layers if isinstance(layer, Dropout)]
-        for _, owner, key in model.parameters():
+        for _, owner, key in model.parameter_slots():
             owner.params[key] = self.comm.broadcast(owner.params[key])
+        for _, owner, key in model.buffer_slots():
+            owner.buffers[key] = self.comm.broadcast(owner.buffers[key])
         self._buffer = None
         return model
 
     def shard(self, n):
-        """Rows [n r / P, n (r+1) / P) of a batch of n images; the dropout layers are told
-        where they lie in the batch. A last batch with fewer images than processes leaves
-        some without one: they compute the batch's last image and count it 0 times, so
-        that every process still takes part in the all-reduce."""
+        """Rows [n r / P, n (r+1) / P) of a batch of n images; every layer is told where
+        they lie in the batch (``Layer.share_batch``). A last batch with fewer images than
+        processes leaves some without one: they compute the batch's last image and count
+        it 0 times, so that every process still takes part in the all-reduce."""
         r, p = self.comm.rank, self.comm.size
         start, stop = n * r // p, n * (r + 1) // p
         self.share = (stop - start) / n
         if start == stop:
             start, stop = n - 1, n
-        for layer in self._dropouts:
-            layer.part = (0, start, n)
+        self._model.share_batch(start, n)
         return slice(start, stop)
 
     def reduce(self, loss, errors):
@@ -62,7 +62,7 @@ class DataParallel(Parallel):
         AlexNet, would pay a call's fixed cost each time), then copied back into the gradients.
         ``loss``: the mean over this process's images; returns the batch's mean loss
         and its number of errors."""
-        grads = [owner.grads[key] for _, owner, key in self._model.parameters()]
+        grads = [owner.grads[key] for _, owner, key in self._model.parameter_slots()]
         xp = get_array_module(grads[0])
         size = sum(g.size for g in grads)
         if self._buffer is None or self._buffer.size != size + 2 or get_array_module(self._buffer) is not xp:
@@ -81,7 +81,7 @@ class DataParallel(Parallel):
 
     def full_state(self, state):
         """The checkpoint's state, after checking that every process holds the same
-        weights, momentum, dropout generators and learning rate: SHA-256 of them,
+        weights, optimiser state, dropout generators and learning rate: SHA-256 of them,
         all-gathered. A difference is a bug, and fails loudly on every process."""
         digest = np.frombuffer(fingerprint(state), np.uint8)
         digests = self.comm.allgather(digest).reshape(self.comm.size, -1)
@@ -89,17 +89,17 @@ class DataParallel(Parallel):
             seen = ", ".join(f"process {r}: {bytes(d).hex()[:12]}" for r, d in enumerate(digests))
             raise RuntimeError(f"data parallelism broke: after epoch {state['epoch']}, batch "
                                f"{(state['position'] or {}).get('batch', 0)}, the processes' weights differ "
-                               f"(SHA-256 of weights, momentum, dropout generators and learning rate: {seen}). "
+                               f"(SHA-256 of weights, optimiser state, dropout generators and learning rate: {seen}). "
                                "They must stay identical: this state was not saved")
         return state
 
 
 def fingerprint(state):
-    """SHA-256 (32 bytes) of what decides a Trainer state's next updates: its weights,
-    momentum buffers, dropout generators and learning rate."""
+    """SHA-256 (32 bytes) of what decides a Trainer state's next updates: its weights and buffers,
+    the optimiser's state per parameter (momentum), dropout generators and learning rate."""
     digest = hashlib.sha256()
     model, optimizer = state["model"], state["optimizer"]
-    for arrays in (model["params"], optimizer["velocity"]):
+    for arrays in (model["params"], model.get("buffers", {}), *parameter_state(optimizer).values()):
         for name in sorted(arrays):
             digest.update(name.encode())
             digest.update(np.ascontiguousarray(arrays[name]))

@@ -39,7 +39,8 @@ generator, and each keeps its own neurons (``Dropout.part``), so the masks are
 a one-process run's. So the two processes together compute exactly
 ``alexnet()``, up to the order in which sums are added (tests/test_distributed.py).
 """
-from ..layers import Conv2d, Dropout, Layer, Linear, LocalResponseNorm, Sequential
+from ..layers import Layer, Sequential
+from ..optim import parameter_state
 from .parallel import Parallel
 
 
@@ -85,12 +86,16 @@ class AllReduceSum(Layer):
 
 def split_alexnet(model, comm):
     """(half, axes): this process's half of ``model``, an ``alexnet()``, as a Sequential
-    with the exchange layers in place, and for each parameter name ("conv1.W") the axis
-    along which the two halves join into the whole one (None: only process 0 has it).
+    with the exchange layers in place, and for each parameter and buffer name ("conv1.W")
+    the axis along which the two halves join into the whole one (None: only process 0 has it).
 
-    The halves' weights are copies of slices of ``model``'s; its layers without weights
-    (ReLU, pooling, flatten, dropout with its generator) move into the half as they are,
-    so ``model`` is taken apart, not to be run afterwards.
+    Each layer says how it splits (``Layer.split``): its half, and whether it reads both
+    processes' maps (then an ``AllGather`` goes before it, unless it is the first layer,
+    which reads the image). The last layer, fc8, is split by its inputs instead
+    (``Linear.split_inputs``) and followed by an ``AllReduceSum``. The halves' weights are
+    copies of slices of ``model``'s; its layers without weights (ReLU, pooling, flatten,
+    dropout with its generator) move into the half as they are, so ``model`` is taken
+    apart, not to be run afterwards.
     """
     if comm.size != 2:
         raise ValueError(f"split_alexnet: the paper's split is over two processes, got {comm.size}")
@@ -99,63 +104,27 @@ def split_alexnet(model, comm):
                          f"(the model has layers {model.names})")
     r, last = comm.rank, model.names[-1]
     layers, names, axes = [], [], {}
-    neurons = None  # (first, all): where this process's neurons of the last fc layer lie
 
-    def add(name, layer, **param_axes):
+    def add(name, layer, layer_axes=None):
         layers.append(layer)
         names.append(name)
-        axes.update({f"{name}.{key}": axis for key, axis in param_axes.items() if key in layer.params})
+        axes.update({f"{name}.{key}": axis for key, axis in (layer_axes or {}).items()
+                     if key in layer.params or key in layer.buffers})
 
     for name, layer in zip(model.names, model.layers):
-        if isinstance(layer, Conv2d):
-            if layer.groups == 1 and layers:  # conv3 reads the maps of both processes
-                add(f"to_{name}", AllGather(comm, axis=1))
-            add(name, _conv_half(layer, r), W=0, b=0)
-        elif isinstance(layer, Linear) and name == last:  # fc8, split by its inputs
-            add(name, _linear_half(layer, r, axis=1), W=1, b=None)
-            add(f"sum_{name}", AllReduceSum(comm))
-        elif isinstance(layer, Linear):  # fc6, fc7: half the neurons, on every input
+        try:
+            if name == last:  # fc8, split by its inputs
+                part, part_axes = layer.split_inputs(r, comm.size)
+                add(name, part, part_axes)
+                add(f"sum_{name}", AllReduceSum(comm))
+                continue
+            part, reads_all, part_axes = layer.split(r, comm.size)
+        except (ValueError, AttributeError) as err:
+            raise ValueError(f"split_alexnet: {name}: {err}") from err
+        if reads_all and layers:  # conv3, fc6, fc7 read the maps of both processes
             add(f"to_{name}", AllGather(comm, axis=1))
-            add(name, _linear_half(layer, r, axis=0), W=0, b=0)
-            neurons = (r * layer.out_features // 2, layer.out_features)
-        elif isinstance(layer, LocalResponseNorm):
-            if layer.groups != 2:
-                raise ValueError(f"split_alexnet: {name} must normalise each GPU's maps on its own "
-                                 f"(groups=2, as alexnet() builds it), got {layer!r}")
-            add(name, LocalResponseNorm(layer.size, layer.alpha, layer.beta, layer.k))
-        elif isinstance(layer, Dropout):
-            layer.part = (1, *neurons)  # the mask of all the layer's neurons; this process's columns
-            add(name, layer)
-        else:
-            add(name, layer)
+        add(name, part, part_axes)
     return Sequential(*layers, names=names), axes
-
-
-def _conv_half(conv, r):
-    """Kernels [rF/2, (r+1)F/2) of ``conv``: on the whole input for groups=1, on this
-    process's group of it for groups=2 (where that is all they see anyway)."""
-    if conv.groups not in (1, 2):
-        raise ValueError(f"split_alexnet: a convolution of 1 or 2 groups splits over two processes, got {conv!r}")
-    W, f = conv.params["W"], conv.out_channels // 2
-    half = Conv2d(conv.in_channels // conv.groups, f, conv.kernel_size, conv.stride, conv.padding,
-                  bias="b" in conv.params, dtype=W.dtype)
-    half.needs_input_grad = conv.needs_input_grad
-    half.params = {key: value[r * f:(r + 1) * f].copy() for key, value in conv.params.items()}
-    return half
-
-
-def _linear_half(fc, r, axis):
-    """Half r of ``fc``'s outputs (axis 0: rows of W, with their biases) or of its
-    inputs (axis 1: columns of W; the bias, added once, on process 0)."""
-    W = fc.params["W"]
-    n = W.shape[axis] // 2
-    part = slice(r * n, (r + 1) * n)
-    bias = "b" in fc.params and (axis == 0 or r == 0)
-    half = Linear(*((fc.in_features, n) if axis == 0 else (n, fc.out_features)), bias=bias, dtype=W.dtype)
-    half.params["W"] = (W[part] if axis == 0 else W[:, part]).copy()
-    if bias:
-        half.params["b"] = fc.params["b"][part if axis == 0 else slice(None)].copy()
-    return half
 
 
 class ModelParallel(Parallel):
@@ -187,11 +156,19 @@ class ModelParallel(Parallel):
         return parts
 
     def full_state(self, state):
-        state["model"]["params"] = self.gather(state["model"]["params"])
-        state["optimizer"]["velocity"] = self.gather(state["optimizer"]["velocity"])
-        return state
+        """The checkpoint's state with the whole network: every process's parameters, buffers and
+        optimiser state per parameter (``optim.parameter_state``) joined."""
+        return self._each_part(state, self.gather)
 
     def local_state(self, state):
-        state["model"]["params"] = self.scatter(state["model"]["params"])
-        state["optimizer"]["velocity"] = self.scatter(state["optimizer"]["velocity"])
+        """The inverse of ``full_state``: this process's part of a whole network's state."""
+        return self._each_part(state, self.scatter)
+
+    @staticmethod
+    def _each_part(state, convert):
+        model, optimizer = state["model"], state["optimizer"]
+        model["params"] = convert(model["params"])
+        model["buffers"] = convert(model.get("buffers", {}))
+        for key, arrays in parameter_state(optimizer).items():
+            optimizer[key] = convert(arrays)
         return state

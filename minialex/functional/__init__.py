@@ -9,6 +9,7 @@ as loops, and the fast paths (``minialex.fast``, chosen by
 ``minialex.dispatch``) are tested against them.
 """
 from .activations import relu_backward, relu_forward, tanh_backward, tanh_forward
+from .batchnorm import batch_statistics, batchnorm_backward, batchnorm_forward
 from .conv import col2im, conv2d_backward, conv2d_forward, im2col
 from .dropout import dropout_backward, dropout_forward, dropout_mask
 from .linear import linear_backward, linear_forward
@@ -22,4 +23,4 @@ __all__ = ["conv2d_forward", "conv2d_backward", "im2col", "col2im", "maxpool2d_f
            "dropout_forward", "dropout_backward", "linear_forward", "linear_backward", "relu_forward",
            "relu_backward", "tanh_forward", "tanh_backward", "log_softmax", "softmax",
            "softmax_cross_entropy_forward", "softmax_cross_entropy_backward", "conv_output_size",
-           "pool_output_size"]
+           "pool_output_size", "batch_statistics", "batchnorm_forward", "batchnorm_backward"]

@@ -151,3 +151,41 @@ def lrn_backward_naive(dout, a, size=5, alpha=1e-4, beta=0.75, k=2.0):
         for j in _lrn_window(i, n_channels, size):
             da[:, j] += dout[:, i] * a[:, i] * -beta * d[:, i] ** (-beta - 1) * 2 * alpha * a[:, j]
     return da
+
+
+def _channel_values(x):
+    """[(channel, its values as a 1-D array)]: over the batch, and the pixels of an image."""
+    return [(c, (x[:, c] if x.ndim == 2 else x[:, c].reshape(-1))) for c in range(x.shape[1])]
+
+
+def batchnorm_naive(x, gamma, beta, eps=1e-5):
+    """Batch normalisation with the batch's statistics, one channel at a time, as Algorithm 1 of
+    Ioffe & Szegedy (2015) writes it. x (N, C, H, W) or (N, D) -> out like x."""
+    out = np.empty_like(x)
+    for c, values in _channel_values(x):
+        m = values.size
+        mean = sum(values) / m
+        var = sum((v - mean) ** 2 for v in values) / m
+        out[:, c] = gamma[c] * (x[:, c] - mean) / np.sqrt(var + eps) + beta[c]
+    return out
+
+
+def batchnorm_backward_naive(dout, x, gamma, eps=1e-5):
+    """The gradients of batchnorm_naive, step by step back through its graph (mean, then var, then
+    xhat, then out), for one channel at a time: -> dx like x, dgamma (C,), dbeta (C,)."""
+    dx, dgamma, dbeta = np.empty_like(x), np.empty_like(gamma), np.empty_like(gamma)
+    for c, values in _channel_values(x):
+        g = dout[:, c].reshape(-1)
+        m = values.size
+        mean = values.sum() / m
+        centred = values - mean
+        var = (centred ** 2).sum() / m
+        std = np.sqrt(var + eps)
+        xhat = centred / std
+        dbeta[c], dgamma[c] = g.sum(), (g * xhat).sum()
+        dxhat = g * gamma[c]
+        dvar = (dxhat * centred).sum() * -0.5 * (var + eps) ** -1.5   # var enters every xhat
+        dcentred = dxhat / std + dvar * 2 * centred / m               # centred enters xhat and var
+        dvalues = dcentred - dcentred.sum() / m                       # and centred = values - mean(values)
+        dx[:, c] = dvalues.reshape(dx[:, c].shape)
+    return dx, dgamma, dbeta

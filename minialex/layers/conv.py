@@ -47,10 +47,29 @@ class Conv2d(Layer):
         return s + (", bias=False" if "b" not in self.params else "")
 
     def output_shape(self, input_shape):
+        """(N, F, OH, OW) for (N, C, H, W); the channels are not checked (forward does that)."""
         n, _, h, w = input_shape
         kh, kw = self.kernel_size
+        if h + 2 * self.padding < kh or w + 2 * self.padding < kw:
+            raise ValueError(f"{max(kh, kw)}x{max(kh, kw)} window is larger than its {h}x{w} input")
         return (n, self.out_channels, conv_output_size(h, kh, self.stride, self.padding),
                 conv_output_size(w, kw, self.stride, self.padding))
+
+    def flops(self, input_shape, output_shape):
+        kh, kw = self.kernel_size
+        return 2 * int(np.prod(output_shape[1:])) * (self.in_channels // self.groups) * kh * kw
+
+    def split(self, rank, size):
+        """Kernels [rank F/size, (rank+1) F/size): on the whole input for groups=1 (reads_all),
+        on this process's own group of it for groups=size (all that they see anyway)."""
+        if self.groups not in (1, size):
+            raise ValueError(f"{self!r}: a convolution of 1 or {size} groups splits over {size} processes")
+        f = self.out_channels // size
+        part = Conv2d(self.in_channels // self.groups, f, self.kernel_size, self.stride, self.padding,
+                      bias="b" in self.params, dtype=self.params["W"].dtype)
+        part.needs_input_grad = self.needs_input_grad
+        part.params = {key: value[rank * f:(rank + 1) * f].copy() for key, value in self.params.items()}
+        return part, self.groups == 1, {key: 0 for key in self.params}
 
     def forward(self, x):
         self._check_input(x, 4, "(N, C, H, W)")

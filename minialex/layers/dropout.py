@@ -19,10 +19,11 @@ class Dropout(Layer):
     ``part``: None, or (axis, start, whole) when a parallel run
     (``minialex.distributed``) gives this process only part of the layer's
     input: entries start .. start+n-1 along ``axis`` of an input that has
-    ``whole`` there (its rows of the batch, or its half of the neurons). The
-    mask is then drawn for the whole input, from a generator that is the same
-    on every process, and this part's window of it is used: every process's
-    mask is its part of the one a single process would draw.
+    ``whole`` there (its rows of the batch, ``share_batch``, or its share of
+    the neurons, ``split``). The mask is then drawn for the whole input, from a
+    generator that is the same on every process, and this part's window of it
+    is used: every process's mask is its part of the one a single process
+    would draw.
     """
 
     def __init__(self, p=0.5, rng=None):
@@ -32,9 +33,25 @@ class Dropout(Layer):
         self.p = p
         self.rng = rng if rng is not None else np.random.default_rng()
         self.part = None
+        self._maps = None  # (rank, size) after split: this process's share of the neurons
 
     def extra_repr(self):
         return f"p={self.p}"
+
+    def extra_state(self):
+        """The generator's state: a resumed run draws the same masks."""
+        return self.rng.bit_generator.state
+
+    def load_extra_state(self, state):
+        self.rng.bit_generator.state = state
+
+    def share_batch(self, start, whole):
+        self.part = (0, start, whole)
+
+    def split(self, rank, size):
+        """This same layer, drawing the mask of all the neurons and keeping this process's share."""
+        self._maps = (rank, size)
+        return self, False, {}
 
     def forward(self, x):
         self._check_input(x)
@@ -48,6 +65,9 @@ class Dropout(Layer):
 
     def _whole(self, shape):
         """(the whole input's shape, the index of this part in it); see ``part``."""
+        if self._maps is not None:
+            rank, size = self._maps
+            self.part = (1, rank * shape[1], size * shape[1])
         if self.part is None:
             return shape, ...
         axis, start, whole = self.part

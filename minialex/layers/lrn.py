@@ -1,4 +1,6 @@
 """Local response normalisation across channels (paper section 3.3; the maths: minialex/functional/lrn.py)."""
+import numpy as np
+
 from .. import dispatch
 from .layer import Layer
 
@@ -34,6 +36,18 @@ class LocalResponseNorm(Layer):
     def extra_repr(self):
         return (f"size={self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
                 + (f", groups={self.groups}" if self.groups != 1 else ""))
+
+    def flops(self, input_shape, output_shape):
+        """A window sum and a power per output (about size + 4 operations)."""
+        return int(np.prod(output_shape[1:])) * (self.size + 4)
+
+    def split(self, rank, size):
+        """Each process normalises its own maps: the layer must already stop its window at the
+        processes' edges (groups=size, as alexnet() builds it), so each part is one group."""
+        if self.groups != size:
+            raise ValueError(f"{self!r} must normalise each process's maps on its own (groups={size}, "
+                             "as alexnet() builds it) to split over processes")
+        return LocalResponseNorm(self.size, self.alpha, self.beta, self.k), False, {}
 
     def forward(self, x):
         self._check_input(x, 4, "(N, C, H, W)")

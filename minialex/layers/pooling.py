@@ -1,5 +1,7 @@
 """Max and average pooling, with the paper's overlapping windows (section 3.4;
 the maths: minialex/functional/pooling.py)."""
+import numpy as np
+
 from .. import dispatch
 from ..functional.pooling import pool_output_shape
 from .layer import Layer
@@ -26,7 +28,15 @@ class _Pool2d(Layer):
         return s + (", ceil_mode=True" if self.ceil_mode else "")
 
     def output_shape(self, input_shape):
+        h, w = input_shape[2:]
+        k = self.kernel_size
+        if h + 2 * self.padding < k or w + 2 * self.padding < k:
+            raise ValueError(f"{k}x{k} window is larger than its {h}x{w} input")
         return pool_output_shape(input_shape, self.kernel_size, self.stride, self.padding, self.ceil_mode)
+
+    def flops(self, input_shape, output_shape):
+        """A k*k window per output."""
+        return int(np.prod(output_shape[1:])) * self.kernel_size ** 2
 
     def forward(self, x):
         self._check_input(x, 4, "(N, C, H, W)")

@@ -4,7 +4,7 @@ from .layer import Layer
 
 class Sequential(Layer):
     """``Sequential(Conv2d(...), ReLU(), ...)``; ``names`` optionally labels the layers
-    (e.g. "conv1"), which ``parameters()`` uses ("conv1.W")."""
+    (e.g. "conv1"), which ``named_parameters()`` and ``state_dict()`` use ("conv1.W")."""
 
     def __init__(self, *layers, names=None):
         super().__init__()
@@ -53,10 +53,42 @@ class Sequential(Layer):
             layer.eval()
         return self
 
-    def parameters(self):
+    def parameter_slots(self):
         return [(f"{name}.{pname}", owner, key)
                 for name, layer in zip(self.names, self.layers)
-                for pname, owner, key in layer.parameters()]
+                for pname, owner, key in layer.parameter_slots()]
+
+    def buffer_slots(self):
+        return [(f"{name}.{bname}", owner, key)
+                for name, layer in zip(self.names, self.layers)
+                for bname, owner, key in layer.buffer_slots()]
+
+    def extra_state(self):
+        """[the extra state of each layer that has one], in order (dropout's generators)."""
+        return [state for state in (layer.extra_state() for layer in self.layers) if state is not None]
+
+    def load_extra_state(self, states):
+        holders = [layer for layer in self.layers if layer.extra_state() is not None]
+        if len(holders) != len(states):
+            raise ValueError(f"the saved state has {len(states)} layers' random state, this network "
+                             f"{len(holders)}: it was saved from another network")
+        for layer, state in zip(holders, states):
+            layer.load_extra_state(state)
+
+    def output_shape(self, input_shape):
+        """Through every layer; a ValueError names the first layer that cannot take its input
+        ("pool1's 3x3 window is larger than its 1x1 input")."""
+        shape = tuple(input_shape)
+        for name, layer in zip(self.names, self.layers):
+            try:
+                shape = layer.output_shape(shape)
+            except ValueError as err:
+                raise ValueError(f"{name}'s {err}") from None
+        return shape
+
+    def share_batch(self, start, whole):
+        for layer in self.layers:
+            layer.share_batch(start, whole)
 
     def to(self, device=None, dtype=None):
         for layer in self.layers:
