@@ -16,8 +16,8 @@ LESSONS = Path(__file__).resolve().parent.parent / "lessons"
 if str(LESSONS) not in sys.path:
     sys.path.insert(0, str(LESSONS))
 
-from exercises import grade  # noqa: E402
-from exercises.lesson12 import check_fc_half  # noqa: E402
+from minialex.course import grade  # noqa: E402
+from minialex.course.lesson12 import check_fc_half  # noqa: E402
 from solutions.lesson12 import my_fc_half  # noqa: E402
 
 NOTEBOOK = LESSONS / "12_two_gpus.ipynb"

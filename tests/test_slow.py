@@ -5,6 +5,7 @@ import time
 import numpy as np
 import pytest
 
+from minialex.course import CIFAR10_SAMPLE
 from minialex.data import center_crop, load_cifar10, load_image_folder
 from minialex.layers import SoftmaxCrossEntropy
 from minialex.models import alexnet
@@ -12,7 +13,7 @@ from minialex.optim import SGD
 from minialex.trainer import TrainConfig, Trainer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SAMPLE = os.path.join(HERE, "..", "lessons", "data", "cifar10-sample")
+SAMPLE = str(CIFAR10_SAMPLE)
 SHARED_CIFAR_JPEG = os.path.join(HERE, "..", "..", "shared", "datasets", "cifar10-jpeg.tar.gz")
 
 pytestmark = pytest.mark.slow

@@ -3,26 +3,18 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from minialex.optim import SGD, StepSchedule
+from minialex.optim import StepSchedule
 
 from . import ExerciseFailed
 
 
-class _Owner:
-    """Something that holds a parameter and its gradient, as a layer does."""
-
-    def __init__(self, w, g):
-        self.params, self.grads = {"W": w}, {"W": g}
-
-
-def _library_steps(w, grads, lr, momentum, weight_decay):
-    """(w, v) after minialex's SGD takes one step per gradient in ``grads``."""
-    owner = _Owner(w.copy(), None)
-    sgd = SGD([("w", owner, "W")], lr=lr, momentum=momentum, weight_decay=weight_decay)
+def _paper_steps(w, grads, lr, momentum, weight_decay):
+    """(w, v) after one step of section 5's update per gradient in ``grads``, from v = 0."""
+    v = np.zeros_like(w)
     for g in grads:
-        owner.grads["W"] = g
-        sgd.step()
-    return owner.params["W"], sgd.velocity["w"]
+        v = momentum * v - weight_decay * lr * w - lr * g
+        w = w + v
+    return w, v
 
 
 def check_sgd_step(my_sgd_step):
@@ -38,7 +30,7 @@ def check_sgd_step(my_sgd_step):
             if not (isinstance(out, tuple) and len(out) == 2):
                 raise ExerciseFailed("return a pair (new w, new v)")
             w, v = (np.asarray(a, dtype=np.float64) for a in out)
-            want_w, want_v = _library_steps(w0, grads[:step], lr, momentum, wd)
+            want_w, want_v = _paper_steps(w0, grads[:step], lr, momentum, wd)
             if w.shape != w0.shape or v.shape != w0.shape:
                 raise ExerciseFailed(f"w and v should keep the shape {w0.shape}")
             if not np.allclose(v, want_v, rtol=1e-10, atol=1e-12):
@@ -46,7 +38,7 @@ def check_sgd_step(my_sgd_step):
                 if step == 1 and np.allclose(v, -wd * w0 - lr * g):
                     hint = " (the weight-decay term is multiplied by the learning rate too: -wd * lr * w)"
                 raise ExerciseFailed(f"lr={lr}, momentum={momentum}, weight decay={wd}: the velocity after "
-                                     f"step {step} differs from minialex.optim.SGD by "
+                                     f"step {step} differs from section 5's update by "
                                      f"{np.abs(v - want_v).max():.3g}{hint}")
             if not np.allclose(w, want_w, rtol=1e-10, atol=1e-12):
                 raise ExerciseFailed(f"the velocity is right but w is not after step {step}: w <- w + v, "

@@ -2,27 +2,18 @@
 import numpy as np
 
 from minialex import functional as F
-from minialex.layers import Conv2d
 from minialex.functional.naive import conv2d_backward_naive, conv2d_naive
 from minialex.functional.sizes import conv_output_size
+from minialex.layers import Conv2d
 
 from . import ExerciseFailed
 from .watch import run_watched
 from .windows import coverage, expect_gradient, expect_sums_where_windows_overlap
 
-# the library's own convolutions: an exercise that calls them has not written its own
-REFUSED_IM2COL = {F.im2col: "minialex.functional.im2col (the library's)"}
-REFUSED_COL2IM = {F.col2im: "minialex.functional.col2im (the library's)"}
-REFUSED_FORWARD = {conv2d_naive: "conv2d_naive (the loop version)", Conv2d.forward: "Conv2d.forward (the library's)",
-                   F.conv2d_forward: "minialex.functional.conv2d_forward (the library's)", **REFUSED_IM2COL}
-REFUSED_BACKWARD = {conv2d_backward_naive: "conv2d_backward_naive (the loop version)",
-                    Conv2d.backward: "Conv2d.backward (the library's)",
-                    F.conv2d_backward: "minialex.functional.conv2d_backward (the library's)",
-                    **REFUSED_IM2COL, **REFUSED_COL2IM}
 # (x shape, kh, kw, stride, padding): windows that overlap (stride < kernel), that leave gaps
-# (stride > kernel), padding to cut off, non-square images
+# (stride > kernel), padding to cut off, non-square images and kernels
 WINDOW_CASES = [((2, 3, 5, 6), 3, 3, 1, 0), ((1, 2, 7, 7), 3, 3, 2, 1), ((2, 1, 8, 7), 2, 2, 3, 0),
-                ((1, 2, 6, 9), 4, 3, 2, 2)]
+                ((1, 2, 6, 9), 4, 3, 2, 2), ((2, 2, 7, 5), 2, 4, 1, 1)]
 
 
 def check_conv_output_size(my_conv_output_size):
@@ -46,14 +37,14 @@ def check_im2col(my_im2col):
     rng = np.random.default_rng(3)
     for shape, kh, kw in [((1, 1, 4, 4), 2, 2), ((2, 3, 5, 6), 3, 2), ((1, 2, 3, 3), 3, 3)]:
         x = rng.standard_normal(shape)
-        got = run_watched(my_im2col, (x.copy(), kh, kw), REFUSED_IM2COL, "my_im2col")
+        got = run_watched(my_im2col, (x.copy(), kh, kw), "im2col")
         _compare_columns(got, F.im2col(x, kh, kw), _case_name(shape, kh, kw, 1, 0))
     for shape, kh, kw, stride, padding in WINDOW_CASES:
         x = rng.standard_normal(shape)
         try:
-            got = run_watched(my_im2col, (x.copy(), kh, kw, stride, padding), REFUSED_IM2COL, "my_im2col")
+            got = run_watched(my_im2col, (x.copy(), kh, kw, stride, padding), "im2col")
         except TypeError as err:
-            raise ExerciseFailed(f"my_im2col(x, kh, kw, stride, padding) should also take a stride and a "
+            raise ExerciseFailed(f"im2col(x, kh, kw, stride, padding) should also take a stride and a "
                                  f"padding ({err})") from None
         _compare_columns(got, F.im2col(x, kh, kw, stride, padding),
                          _case_name(shape, kh, kw, stride, padding))
@@ -69,27 +60,39 @@ def _compare_columns(got, want, case):
         raise ExerciseFailed(f"{case}: columns differ from the expected patches")
 
 
-def check_conv2d_im2col(my_conv2d):
-    """my_conv2d(x, W, b) -> (N, F, OH, OW): stride 1, no padding, via im2col and one matrix product."""
+def check_conv2d(my_conv2d):
+    """my_conv2d(x, W, b, stride=1, padding=0, groups=1) -> (N, F, OH, OW), via im2col and one matrix
+    product per group; W (F, C/groups, kh, kw)."""
     rng = np.random.default_rng(4)
-    for shape, (f, kh, kw) in [((2, 3, 6, 6), (4, 3, 3)), ((1, 1, 5, 7), (2, 2, 4)), ((2, 3, 17, 17), (4, 3, 3))]:
-        x = rng.standard_normal(shape)
-        W = rng.standard_normal((f, shape[1], kh, kw))
-        b = rng.standard_normal(f)
-        layer = Conv2d(shape[1], f, (kh, kw), dtype=np.float64)
+    # (x shape, W shape, stride, padding, groups); the last, large case must not loop over pixels
+    cases = [((2, 3, 6, 6), (4, 3, 3, 3), 1, 0, 1), ((1, 1, 5, 7), (2, 1, 2, 4), 1, 0, 1),
+             ((2, 4, 9, 8), (6, 2, 4, 3), 2, 1, 2), ((1, 2, 7, 6), (3, 2, 3, 5), 3, 2, 1),
+             ((2, 3, 17, 17), (4, 3, 3, 3), 1, 1, 1)]
+    for shape, w_shape, stride, padding, groups in cases:
+        case = f"x {shape}, W {w_shape}, stride {stride}, padding {padding}, groups {groups}"
+        x, W, b = rng.standard_normal(shape), rng.standard_normal(w_shape), rng.standard_normal(w_shape[0])
+        layer = Conv2d(shape[1], w_shape[0], w_shape[2:], stride, padding, groups, dtype=np.float64)
         layer.params.update(W=W.copy(), b=b.copy())
         want = layer.forward(x)
-        positions = want.shape[2] * want.shape[3] if shape[2] > 10 else None  # the large case: no pixel loops
-        got = run_watched(my_conv2d, (x.copy(), W.copy(), b.copy()), REFUSED_FORWARD, "my_conv2d", positions)
+        positions = want.shape[2] * want.shape[3] if shape[2] > 10 else None
+        try:
+            got = run_watched(my_conv2d, (x.copy(), W.copy(), b.copy(), stride, padding, groups), "conv2d", positions)
+        except TypeError as err:
+            raise ExerciseFailed(f"conv2d(x, W, b, stride, padding, groups) should take a stride, a padding and "
+                                 f"groups ({err})") from None
         if not isinstance(got, np.ndarray) or got.shape != want.shape:
-            raise ExerciseFailed(f"x {shape}, W {W.shape}: expected shape {want.shape}, "
-                                 f"got {getattr(got, 'shape', type(got).__name__)}")
+            raise ExerciseFailed(f"{case}: expected shape {want.shape}, got {getattr(got, 'shape', type(got).__name__)}")
         if np.allclose(got, want - b.reshape(1, -1, 1, 1)):
-            raise ExerciseFailed("the bias is missing")
+            raise ExerciseFailed(f"{case}: the bias is missing")
         if not np.allclose(got, want):
-            raise ExerciseFailed(f"max difference from Conv2d: {np.abs(got - want).max():.3g}")
-        if not np.allclose(want, conv2d_naive(x, W, b)):  # the library agrees with the loop definition
+            raise ExerciseFailed(f"{case}: max difference from Conv2d: {np.abs(got - want).max():.3g}")
+        if not np.allclose(want, conv2d_naive(x, W, b, stride, padding, groups)):  # the library agrees with the loops
             raise AssertionError("Conv2d and conv2d_naive disagree: a library bug")
+    x32 = rng.standard_normal((1, 2, 5, 5)).astype(np.float32)
+    got = my_conv2d(x32, rng.standard_normal((2, 2, 3, 3)).astype(np.float32), np.zeros(2, np.float32))
+    if getattr(got, "dtype", None) != np.float32:
+        raise ExerciseFailed(f"float32 in should give float32 out (the dtype the network trains in), got "
+                             f"{getattr(got, 'dtype', type(got).__name__)}")
 
 
 def check_col2im(my_col2im):
@@ -102,8 +105,7 @@ def check_col2im(my_col2im):
         dcols = rng.standard_normal(F.im2col(x, kh, kw, stride, padding).shape)
         case = _case_name(shape, kh, kw, stride, padding)
         positions = dcols.shape[2] if shape[2] > 10 else None
-        got = run_watched(my_col2im, (dcols.copy(), shape, kh, kw, stride, padding), REFUSED_COL2IM, "my_col2im",
-                          positions)
+        got = run_watched(my_col2im, (dcols.copy(), shape, kh, kw, stride, padding), "col2im", positions)
         _expect_unpadded(got, shape, padding, case)
         numeric_hint = _overlap_hint(shape, kh, kw, stride, padding, f"{case}: the result")
         expect_gradient(got, lambda: F.im2col(x, kh, kw, stride, padding), x, dcols,
@@ -127,6 +129,7 @@ def check_conv2d_backward(my_conv2d_backward):
     of out = conv(x, W) + b given dL/dout, via the columns (dW) and col2im (dx)."""
     rng = np.random.default_rng(13)
     cases = [((2, 4, 7, 7), (6, 2, 3, 3), 2, 1, 2), ((3, 3, 6, 8), (2, 3, 3, 3), 1, 0, 1),
+             ((2, 2, 7, 6), (4, 1, 4, 3), 2, 1, 2), ((1, 3, 6, 9), (2, 3, 3, 5), 1, 2, 1),
              ((2, 2, 9, 9), (4, 1, 4, 4), 3, 2, 2), ((2, 3, 8, 8), (4, 3, 5, 5), 1, 2, 1),
              ((2, 3, 17, 17), (4, 3, 3, 3), 1, 1, 1)]
     for shape, w_shape, stride, padding, groups in cases:
@@ -138,7 +141,7 @@ def check_conv2d_backward(my_conv2d_backward):
         dout = rng.standard_normal(layer.output_shape(shape))
         positions = dout.shape[2] * dout.shape[3] if shape[2] > 10 else None
         result = run_watched(my_conv2d_backward, (dout.copy(), x.copy(), W.copy(), stride, padding, groups),
-                             REFUSED_BACKWARD, "my_conv2d_backward", positions)
+                             "conv2d_backward", positions)
         if not isinstance(result, tuple) or len(result) != 3:
             raise ExerciseFailed("return a tuple (dx, dW, db)")
         dx, dW, db = result

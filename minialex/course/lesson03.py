@@ -39,6 +39,27 @@ def _against_layer(layer, seed, my_backward, name, mistake=None):
     return x, dout
 
 
+def _forward(my_fn, want_fn, name):
+    """my_fn(x) against want_fn on inputs with exact zeros, in float64 and float32 (the dtype kept)."""
+    x, _ = _cases(4)
+    for dtype in (np.float64, np.float32):
+        got = my_fn(x.astype(dtype))
+        _compare(got, want_fn(x.astype(dtype)), x, name)
+        if got.dtype != dtype:
+            raise ExerciseFailed(f"{name} of a {np.dtype(dtype).name} array should stay {np.dtype(dtype).name}, "
+                                 f"got {got.dtype}")
+
+
+def check_relu(my_relu):
+    """my_relu(x) -> max(0, x), any shape, the dtype kept."""
+    _forward(my_relu, ReLU().forward, "relu")
+
+
+def check_tanh(my_tanh):
+    """my_tanh(x) -> tanh(x), any shape, the dtype kept."""
+    _forward(my_tanh, Tanh().forward, "tanh")
+
+
 def check_relu_backward(my_relu_backward):
     """my_relu_backward(dout, x) -> dL/dx for out = max(0, x), given dL/dout."""
     x, dout = _against_layer(ReLU(), 5, my_relu_backward, "ReLU backward")
