@@ -129,11 +129,17 @@ class TrainConfig:
                        rule=at_least(0, "a whole number >="), type=int)
     points_per_epoch: int = option(10, "run", "how many times per epoch the running training error is recorded "
                                    "(metrics.jsonl, curves.png)", rule=at_least(1), type=int, metavar="N")
+    keep: str = option("both", "run", "what the run directory keeps: checkpoint.npz (the whole state, to continue "
+                       "with --resume: about twice the weights), model.npz (the weights alone, to use or share the "
+                       "network), or both; with weights the checkpoint is written while the "
+                       "run trains and deleted when it ends", choices=["both", "checkpoint", "weights"])
+    half_weights: bool = option(False, "run", "model.npz in float16: half its size, the weights rounded to about "
+                                "three significant digits", shown="off", action="store_true")
 
 
 # What a resumed run may change: the options that steer the rest of it (how long, the learning rate and its
-# schedule), and where it runs. Every other field defines what the checkpoint is a state of, so it stays.
-CHANGEABLE_ON_RESUME = ("epochs", "lr", "patience", "max_drops", "milestones")
+# schedule, what it keeps), and where it runs. Every other field defines what the checkpoint is a state of, so it stays.
+CHANGEABLE_ON_RESUME = ("epochs", "lr", "patience", "max_drops", "milestones", "keep", "half_weights")
 WHERE_IT_RUNS = ("device", "data_dir", "val_dir", "download")
 FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
 GROUPS = ("model", "data", "learning", "run")

@@ -55,17 +55,24 @@ def _probabilities(model, x, device):
     return softmax(to_numpy(logits).astype(np.float64))
 
 
-def one_class_warning(result, classes, model_name):
+def advise_caffe_init(config):
+    """Whether to advise ``--init caffe``: AlexNet with the paper's initial biases of 1 collapses to one
+    class (results/imagenette/README.md), and Caffe's biases of 0.1 learn; a run that has them already
+    needs other advice."""
+    return config.model == "alexnet" and config.init != "caffe"
+
+
+def one_class_warning(result, classes, config):
     """The warning for a network that gives (nearly) every image the same class, which has learned
     nothing about the images; None when it does not. ``result``: what ``evaluate`` returned;
-    ``classes``: how many the run has; ``model_name``: its --model (alexnet gets one more piece of advice)."""
+    ``classes``: how many the run has; ``config``: its TrainConfig (``advise_caffe_init``)."""
     share, top, n = result["top_class_share"], result["top_class"], result["images"]
     if n < 20 or classes < 2 or share < ONE_CLASS_FRACTION:
         return None
     return (f"the network predicts '{top}' for {share:.0%} of the {n} validation images: it has not learned "
             f"to tell the images apart. If the training loss stays near ln({classes}) = {math.log(classes):.2f}, "
             f"train longer or change the learning rate; if it rose far above that, lower --lr or add --warmup 1"
-            + (" or --init caffe" if model_name == "alexnet" else ""))
+            + (" or --init caffe" if advise_caffe_init(config) else ""))
 
 
 # -- the validation images alone ---------------------------------------------------------------

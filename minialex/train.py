@@ -47,7 +47,8 @@ from .trainer import Trainer, TrainingInterrupted
 def build_parser():
     """The options of TrainConfig (minialex.config: defaults, help and checks are written there), then
     those of the command itself."""
-    p = argparse.ArgumentParser(prog="python -m minialex.train", description=__doc__.split("\n\n")[0].split(": ", 1)[1].capitalize(),
+    p = argparse.ArgumentParser(prog="python -m minialex.train",  # the description: the docstring's, after the name
+                                description=__doc__.split("\n\n")[0].split(": ", 1)[1].capitalize(),
                                 epilog="exit codes: 0 done, 1 error, 2 bad command line, 130 stopped by Ctrl-C, "
                                        "143 stopped by SIGTERM (both after saving a checkpoint)")
     groups = add_options(p)

@@ -41,13 +41,13 @@ import time
 import numpy as np
 from tqdm import tqdm
 
-from . import checkpoint
+from . import checkpoint, weights
 from .backend import get_array_module, to_device, to_numpy
 from .config import (CHANGEABLE_ON_RESUME, SCHEDULES, WHERE_IT_RUNS, TrainConfig, check_config, input_problem,
                      input_size, option_name, smallest_input)
 from .data import TrainingInput, epoch_order, load_dataset
 from .distributed import OneProcess
-from .evaluation import ONE_CLASS_FRACTION, evaluate, one_class_warning
+from .evaluation import ONE_CLASS_FRACTION, advise_caffe_init, evaluate, one_class_warning
 from .layers import SoftmaxCrossEntropy
 from .models import build_model
 from .optim import OPTIMIZERS, warmup_factor
@@ -97,6 +97,7 @@ class Trainer:
         self.mean, self.crop = self.inputs.mean, self.inputs.crop
         self.model = build_model(config, c, classes, self.crop)
         self._check_input_size(h, w)
+        self.architecture = weights.architecture(self.model)  # the whole network's, for model.npz
         self.model = self.parallel.model(self.model)  # the model split: this process's half of it
         self.model.to(config.device)
         self.loss_fn = SoftmaxCrossEntropy()
@@ -225,7 +226,7 @@ class Trainer:
                 f"{self.HIGH_LOSS_FACTOR * chance:.1f} for {self.HIGH_LOSS_BATCHES} batches (now {loss:.1f}, "
                 f"{where}): the updates overshoot. Try a lower --lr (now {self.optimizer.lr:g}), a warm-up "
                 "(--warmup 1)" +
-                (", or --init caffe (see results/imagenette/README.md)" if self.config.model == "alexnet" else "")))
+                (", or --init caffe (see results/imagenette/README.md)" if advise_caffe_init(self.config) else "")))
         first = self.points[0]["train_loss"] if self.points else None  # the first epoch's first window
         limit = self.DIVERGED_FACTOR * max(first, chance) if first is not None else math.inf
         self.diverging_batches = self.diverging_batches + 1 if loss > limit else 0
@@ -254,7 +255,7 @@ class Trainer:
     def warn_if_one_class(self, result):
         """Warn (once) if the network gives (nearly) every image the same class. ``result``: what
         ``evaluate`` returned."""
-        message = one_class_warning(result, len(self.train_set.classes), self.config.model)
+        message = one_class_warning(result, len(self.train_set.classes), self.config)
         if message:
             self._warn("one class", message)
 
@@ -299,9 +300,12 @@ class Trainer:
                     break
                 self.epoch += 1
                 self._end_epoch(stats, time.perf_counter() - tick)
+            if self.epoch >= self.config.epochs and self.config.keep == "weights" and writes \
+                    and not self.signal_received:
+                os.remove(os.path.join(self.run_dir, CHECKPOINT))  # the run is over: model.npz stays
             if self.parallel.agree(self):
                 self.log(f"\ninterrupted by {signal_name(self.signal_received)}. {self._kept()} "
-                         "Continue with --resume.")
+                         f"Continue with: python -m minialex.train --out {self.run_dir} --resume")
                 raise TrainingInterrupted(self.signal_received)
         return self.history
 
@@ -377,7 +381,17 @@ class Trainer:
         state = self.parallel.full_state(self.state())  # the whole model's state, from every process
         if self.parallel.is_main:
             checkpoint.save(os.path.join(self.run_dir, CHECKPOINT), state)
+            if self.config.keep != "checkpoint":
+                self.export(state)
         self.saved = self._place()
+
+    def export(self, state):
+        """model.npz: the network's weights alone (``minialex.weights``), with the mean image, crop, class
+        names and the run's options, which is what ``load_model`` needs to use it."""
+        model = state["model"]  # checkpoint.model_state of the whole network: its state dict, in two parts
+        weights.write(os.path.join(self.run_dir, weights.RUN_FILE), self.architecture,
+                      {**model["params"], **model.get("buffers", {})}, self.mean, self.crop, self.train_set.classes,
+                      self.config.half_weights, state["config"], self.epoch, self.train_set.name)
 
     def _place(self):
         """(epoch, batch): where the run stands (batch 0: between two epochs)."""
@@ -423,5 +437,3 @@ def format_epoch(h, total_epochs):
     if "val_top1_error" in h:
         line += f"  val top-1 {h['val_top1_error']:.4f}  top-5 {h['val_top5_error']:.4f}"
     return line + f"  ({h['images_per_s']:.0f} img/s, {h['seconds']:.0f} s)"
-
-

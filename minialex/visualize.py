@@ -5,8 +5,11 @@
     python -m minialex.visualize neighbours RUN_DIR --n 5 --k 6   # Figure 4 right: nearest neighbours
 
 RUN_DIR is a run directory written by ``python -m minialex.train`` (it holds
-``checkpoint.npz``); each command writes RUN_DIR/<command>.png unless ``--out``
-says otherwise. The network comes from the checkpoint alone
+``checkpoint.npz`` or ``model.npz``), or a weights file: a run's ``model.npz``,
+``minialex.save``'s, or the real AlexNet's from ``python -m minialex.convert``
+(``kernels`` only: it names no data set). Each command writes
+RUN_DIR/<command>.png (beside a weights file, NAME-<command>.png) unless
+``--out`` says otherwise. The network comes from that file alone
 (``load_saved_model``), so ``kernels`` reads no data, ``predictions`` only the
 validation images, and ``neighbours`` the training images too. ``load_run``
 gives a run's whole ``Trainer``, its data sets loaded.
@@ -26,6 +29,7 @@ import numpy as np
 
 from .backend import default_device, device_of, to_device, to_numpy
 from .data import load_dataset
+from .config import HelpFormatter
 from .data.batches import model_input
 from .evaluation import load_validation_set
 from .layers import Conv2d, Linear
@@ -47,13 +51,12 @@ def load_run(run_dir, device=None):
     return Trainer.resume(run_dir, device=device or default_device(), progress=False, log=lambda *a: None)
 
 
-def load_saved_model(run_dir, device=None):
-    """The ``saved_model.SavedModel`` of a run directory: its network, mean image, crop and
-    class names, from ``checkpoint.npz`` alone, with no data set loaded."""
+def load_saved_model(path, device=None):
+    """The ``saved_model.SavedModel`` of a run directory or weights file: its network, mean image,
+    crop and class names, from that file alone, with no data set loaded."""
     from .saved_model import load_model
 
-    _check_run_dir(run_dir)
-    return load_model(run_dir, device or default_device(), log=None)
+    return load_model(path, device or default_device(), log=None)
 
 
 def _check_run_dir(run_dir):
@@ -297,6 +300,12 @@ def top5(probs, k=5):
     return idx, np.take_along_axis(probs, idx, 1)
 
 
+def short_name(name, width=22):
+    """A class name cut to ``width`` characters (ImageNet's run to 40 and more), so that it stays
+    beside its bar instead of running into the next picture."""
+    return name if len(name) <= width else name[:width - 1].rstrip(" ,") + "\u2026"
+
+
 def plot_predictions(model, images, labels, classes, path, mean=None, crop=None, columns=4, title=None):
     """Figure 4 (left): each image with its true label under it and the model's
     five most probable labels as bars; the bar of the true label (if it is in
@@ -317,13 +326,13 @@ def plot_predictions(model, images, labels, classes, path, mean=None, crop=None,
         ax_img = fig.add_subplot(grid[r, 3 * c])
         _show_image(ax_img, images[i])
         ok = idx[i, 0] == labels[i]
-        ax_img.set_xlabel(classes[labels[i]], fontsize=9, fontweight="bold")
+        ax_img.set_xlabel(short_name(classes[labels[i]], 26), fontsize=9, fontweight="bold")
         ax_img.set_title("right" if ok else "wrong", fontsize=8, color="green" if ok else "red")
         ax_bar = fig.add_subplot(grid[r, 3 * c + 2])
         y = np.arange(len(idx[i]))
         colors = ["tab:red" if j == labels[i] else "tab:blue" for j in idx[i]]
         ax_bar.barh(y, p[i], color=colors, height=0.7)
-        ax_bar.set_yticks(y, [classes[j] for j in idx[i]], fontsize=8)
+        ax_bar.set_yticks(y, [short_name(classes[j]) for j in idx[i]], fontsize=8)
         ax_bar.tick_params(axis="y", length=0)
         ax_bar.set_xlim(0, 1)
         ax_bar.set_ylim(len(y) - 0.5, -0.5)
@@ -386,17 +395,19 @@ def _pick(n, total, seed):
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(prog="python -m minialex.visualize", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                formatter_class=HelpFormatter)
     sub = p.add_subparsers(dest="command", required=True, metavar="{" + ",".join(COMMANDS) + "}")
     helps = {"kernels": "the first-layer kernels (paper Figure 3)",
              "predictions": "test images with the model's top-5 labels (Figure 4, left)",
              "neighbours": "test images and their nearest training images in feature space (Figure 4, right)"}
     for name in COMMANDS:
-        s = sub.add_parser(name, help=helps[name], description=helps[name],
-                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-        s.add_argument("run_dir", metavar="RUN_DIR", help="a run directory of python -m minialex.train")
-        s.add_argument("--out", default=None, help=f"PNG to write (default: RUN_DIR/{name}.png)")
-        s.add_argument("--device", choices=["cpu", "gpu"], default=None, help="default: $MINIALEX_DEVICE or cpu")
+        s = sub.add_parser(name, help=helps[name], description=helps[name], formatter_class=HelpFormatter)
+        s.add_argument("run_dir", metavar="RUN_DIR", help="a run directory of python -m minialex.train, or a "
+                       "weights file (model.npz, python -m minialex.convert's)")
+        s.add_argument("--out", default=None, help=f"PNG to write (default: RUN_DIR/{name}.png, or "
+                       f"NAME-{name}.png beside a weights file NAME.npz)")
+        s.add_argument("--device", choices=["cpu", "gpu"], default=None,
+                       help="(default: $MINIALEX_DEVICE, else cpu)")
         if name != "kernels":
             s.add_argument("--n", type=int, default=8 if name == "predictions" else 5, help="how many test images")
             s.add_argument("--seed", type=int, default=0, help="which test images (a random draw with this seed)")
@@ -412,9 +423,16 @@ def run(a):
     checkpoint alone; ``predictions`` loads the validation images, ``neighbours`` the training
     images as well (the run's subset of them)."""
     saved = load_saved_model(a.run_dir, a.device)
-    out = a.out or os.path.join(a.run_dir, f"{a.command}.png")
+    out = a.out or (os.path.join(a.run_dir, f"{a.command}.png") if os.path.isdir(a.run_dir)
+                    else f"{os.path.splitext(a.run_dir)[0]}-{a.command}.png")
     model, classes, c = saved.model, saved.classes, saved.config
-    name = f"{c.model} on {saved.trained_on}, epoch {saved.epoch}"
+    if c is None:  # converted weights, or minialex.save's: no run, no data set
+        if a.command != "kernels":
+            raise ValueError(f"{a.run_dir} holds weights that no run of python -m minialex.train made, so it "
+                             f"names no data set to draw {a.command} from; kernels works on it")
+        name = (saved.source or os.path.basename(a.run_dir)).split(" (")[0]
+    else:
+        name = f"{c.model} on {saved.trained_on}, epoch {saved.epoch}"
     if a.command == "kernels":
         if first_conv(model).params["W"].shape[1] == 3:  # colour-specificity needs colour kernels
             write_kernel_colours(model, os.path.splitext(out)[0] + ".json", name)

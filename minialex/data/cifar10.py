@@ -41,8 +41,8 @@ def load_cifar10(data_dir=None, download=False):
         if not download:
             raise FileNotFoundError(
                 f"CIFAR-10 not found in {root}: expected a folder {root / FOLDER} holding "
-                f"{', '.join(TRAIN_FILES + TEST_FILES + [META_FILE])}. Either pass --download "
-                f"(download=True) to fetch it, or download {URL} (MD5 {MD5}), extract it and "
+                f"{', '.join(TRAIN_FILES + TEST_FILES + [META_FILE])}. Either add --download "
+                f"to fetch it, or download {URL} (MD5 {MD5}), extract it and "
                 f"put the {FOLDER} folder in {root}.")
         batches_dir = download_and_extract(URL, MD5, root, FOLDER, "CIFAR-10")
     classes = [name.decode() for name in _read_pickle(batches_dir / META_FILE, [b"label_names"])[b"label_names"]]
@@ -124,4 +124,3 @@ def _read_pickle(path, required_keys):
             f"{path} is not a CIFAR-10 python batch: expected a dict with keys "
             f"{[k.decode() for k in required_keys]}. Delete it and extract {URL} again.")
     return content
-

@@ -43,8 +43,8 @@ def load_fashion_mnist(data_dir=None, download=False):
     missing = [name for name in FILES if not (folder / name).is_file()]
     if missing and not download:
         raise FileNotFoundError(
-            f"Fashion-MNIST not found in {folder}: missing {', '.join(missing)}. Either pass "
-            f"--download (download=True) to fetch them, or download them from {URL} and put "
+            f"Fashion-MNIST not found in {folder}: missing {', '.join(missing)}. Either add "
+            f"--download to fetch them, or download them from {URL} and put "
             f"them in {folder}.")
     for name in missing:
         fetch(URL + name, folder / name, FILES[name])
