@@ -8,6 +8,7 @@ import pytest
 
 from minialex import checkpoint
 from minialex.data import ArrayDataset
+from minialex.optim import parameter_state
 from minialex.train import main
 from minialex.run_files import CHECKPOINT
 from minialex.run_state import EpochProgress
@@ -71,13 +72,17 @@ def write_the_old_layout(path):
     checkpoint.save(path, state)
 
 
-@pytest.mark.parametrize("layout", ["current", "old"])
-def test_interrupt_mid_epoch_saves_and_resumes_exactly(tmp_path, layout):
+@pytest.mark.parametrize("layout, options", [
+    ("current", {}), ("old", {}),
+    ("current", {"optimizer": "adam", "lr": 0.001}),  # Adam's moments and step count
+    ("current", {"batch_norm": True}),                 # the running statistics
+])
+def test_interrupt_mid_epoch_saves_and_resumes_exactly(tmp_path, layout, options):
     data = toy_data()
-    straight = Trainer(config(), tmp_path / "straight", data=data, progress=False, log=lambda s: None)
+    straight = Trainer(config(**options), tmp_path / "straight", data=data, progress=False, log=lambda s: None)
     straight.fit()
 
-    interrupted = Trainer(config(), tmp_path / "cut", data=data, progress=False, log=lambda s: None)
+    interrupted = Trainer(config(**options), tmp_path / "cut", data=data, progress=False, log=lambda s: None)
     step, calls = interrupted.optimizer.step, []
 
     def step_then_ctrl_c(lr=None):  # Ctrl-C arrives during the 7th update of the run
@@ -97,7 +102,9 @@ def test_interrupt_mid_epoch_saves_and_resumes_exactly(tmp_path, layout):
     resumed = Trainer.resume(tmp_path / "cut", data=data, progress=False, log=lambda s: None)
     assert resumed.position == EpochProgress.from_state(saved["position"])
     resumed.fit()
-    assert_same(params(straight), params(resumed))
+    assert_same(straight.model.state_dict(), resumed.model.state_dict())  # parameters and buffers
+    for key, arrays in parameter_state(straight.optimizer.state_dict()).items():
+        assert_same(arrays, parameter_state(resumed.optimizer.state_dict())[key])
     assert resumed.points == straight.points
 
 
