@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from minialex.course import results
+
 RESULTS = Path(__file__).resolve().parents[2] / "results"
 # the two budgets of the ablations: (folder, what it was)
 BUDGETS = {"GPU, 30 epochs, 50,000 images": "ablations", "CPU, 8 epochs, 20,000 images": "ablations-cpu"}
@@ -58,15 +60,4 @@ def plot_ablations(plt, claims, folder="ablations"):
 def markdown_tables(name, heading):
     """The tables under ``## heading`` of results/NAME (a benchmark report), each a list of
     {column: cell} rows, cells as written."""
-    text = (RESULTS / name).read_text()
-    section = text[text.index(f"## {heading}"):]
-    section = section[:section.find("\n## ", 3)] if "\n## " in section[3:] else section
-    tables, rows = [], []
-    for line in section.splitlines() + [""]:
-        if line.startswith("|"):
-            rows.append([cell.strip() for cell in line.strip("|").split("|")])
-        elif rows:
-            header, body = rows[0], rows[2:]  # rows[1] is the |---| line
-            tables.append([dict(zip(header, row)) for row in body])
-            rows = []
-    return tables
+    return results.markdown_tables(RESULTS / name, heading)

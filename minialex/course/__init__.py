@@ -58,6 +58,13 @@ def grade(check, answer):
     return verdict
 
 
+def __getattr__(name):
+    """``course.lesson02`` ... : a lesson's checks, imported when first asked for."""
+    if name.startswith("lesson") and name[6:].isdigit():
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def setup(folder="."):
     """Make ``import mynet`` load the learner's package and return it.
 
@@ -68,7 +75,7 @@ def setup(folder="."):
     root = Path(chosen if chosen else folder).resolve()
     if not chosen and not (root / "mynet").exists():
         shutil.copytree(TEMPLATE, root / "mynet", ignore=shutil.ignore_patterns("__pycache__"))
-        print(f"created {root / 'mynet'}: the package you will fill in, exercise by exercise")
+        print(f"created {_shown(root / 'mynet')}: the package you will fill in, exercise by exercise")
     if not (root / "mynet" / "__init__.py").is_file():
         raise FileNotFoundError(f"{root / 'mynet'} is not a package (no __init__.py)")
     if str(root) in sys.path:
@@ -78,8 +85,16 @@ def setup(folder="."):
         del sys.modules[name]  # another folder's mynet loaded earlier in this process
     _autoreload()
     mynet = importlib.import_module("mynet")
-    print(f"mynet: {Path(mynet.__file__).parent}")
+    print(f"mynet: {_shown(Path(mynet.__file__).parent)}")
     return mynet
+
+
+def _shown(path):
+    """``path`` relative to the current folder where it lies below it (what a notebook's output keeps)."""
+    try:
+        return Path(".") / path.relative_to(Path.cwd().resolve())
+    except ValueError:
+        return path
 
 
 def _autoreload():
