@@ -209,3 +209,22 @@ def test_the_loss_axis_is_labelled_over_its_whole_range():
     ticks = log_ticks(0.4, 2.3)
     assert min(ticks) <= 0.5 and max(ticks) >= 2 and any(1 < t < 2 for t in ticks)
     assert 4 <= len(log_ticks(0.67, 0.85)) <= 8, "a narrow range gets a finer series"
+
+
+def test_predict_prints_the_top_classes_of_each_photo(tmp_path, capsys):
+    from PIL import Image
+
+    from minialex import predict
+
+    classes = [f"class {c} with a long name" for c in "abcdefghij"]
+    minialex.save(minialex.figure1_net(input_size=30), tmp_path / "net.npz", mean=np.full((3, 36, 36), 120,
+                  np.float32), crop=30, classes=classes)
+    photos = [tmp_path / "wide.png", tmp_path / "tall.jpg"]
+    Image.new("RGB", (50, 40), (200, 30, 30)).save(photos[0])
+    Image.new("RGB", (20, 64), (30, 30, 200)).save(photos[1])
+    assert predict.main([str(tmp_path / "net.npz"), *map(str, photos), "--top", "3"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == str(photos[0]) and lines[4] == str(photos[1]) and len(lines) == 8
+    assert all(line.strip().split("  ")[-1] in classes for line in lines[1:4] + lines[5:])
+    assert predict.main([str(tmp_path / "net.npz"), str(tmp_path / "missing.png")]) == 1
+    assert "missing.png" in capsys.readouterr().err
