@@ -12,26 +12,34 @@ def layer_flops(layer, in_shape, out_shape):
     return layer.flops(in_shape, out_shape)
 
 
-def summary(model, input_shape):
-    """Rows (name, layer, output shape, parameters, FLOPs, output bytes) for one image of
-    ``input_shape`` = (C, H, W), found by running one forward pass; returns
-    (rows, text) where text is a printable table with totals."""
-    x = np.zeros((1, *input_shape), dtype=model.parameters()[0].dtype)
+def summary(model, input_size):
+    """Rows (name, layer, output shape, parameters, FLOPs, output bytes) for one image of ``input_size``,
+    (C, H, W) or torchinfo's (N, C, H, W) (the table is per image, whatever N), found by running one
+    forward pass in eval mode; returns (rows, text) where text is a printable table with totals.
+    Also ``model.summary(input_size)``."""
+    if len(input_size) not in (3, 4):
+        raise ValueError(f"summary: input_size is (C, H, W) or (N, C, H, W), got {tuple(input_size)}")
+    x = np.zeros((1, *input_size[-3:]), dtype=model.parameters()[0].dtype)
     was_training = model.training
     model.eval()
     rows = []
-    for name, layer in zip(model.names, model.layers):
-        out = layer.forward(x)
-        params = sum(int(np.prod(p.shape)) for p in layer.params.values())
-        rows.append((name, repr(layer), tuple(out.shape[1:]), params, layer_flops(layer, x.shape, out.shape),
-                     out[0].nbytes))
-        x = out
-    if was_training:
-        model.train()
-    header = f"{'layer':<8} {'type':<60} {'output':>16} {'params':>12} {'FLOPs':>15} {'output KiB':>11}"
+    try:
+        for name, layer in zip(model.names, model.layers):
+            out = layer.forward(x)
+            params = sum(int(np.prod(p.shape)) for p in layer.params.values())
+            rows.append((name, repr(layer), tuple(out.shape[1:]), params, layer_flops(layer, x.shape, out.shape),
+                         out[0].nbytes))
+            x = out
+    finally:
+        if was_training:
+            model.train()
+    name_width = max(len("layer"), *(len(r[0]) for r in rows))
+    type_width = max(len(r[1]) for r in rows)  # the longest description sets the column, so every row lines up
+    header = (f"{'layer':<{name_width}} {'type':<{type_width}} {'output':>16} {'params':>12} {'FLOPs':>15} "
+              f"{'output KiB':>11}")
     lines = [header, "-" * len(header)]
-    lines += [f"{n:<8} {t:<60} {'x'.join(map(str, s)):>16} {p:>12,} {f:>15,} {m / 1024:>11,.0f}"
+    lines += [f"{n:<{name_width}} {t:<{type_width}} {'x'.join(map(str, s)):>16} {p:>12,} {f:>15,} {m / 1024:>11,.0f}"
               for n, t, s, p, f, m in rows]
-    lines += ["-" * len(header), f"{'total':<8} {'':<60} {'':>16} {sum(r[3] for r in rows):>12,} "
+    lines += ["-" * len(header), f"{'total':<{name_width}} {'':<{type_width}} {'':>16} {sum(r[3] for r in rows):>12,} "
                                  f"{sum(r[4] for r in rows):>15,} {sum(r[5] for r in rows) / 1024:>11,.0f}"]
     return rows, "\n".join(lines)

@@ -160,3 +160,23 @@ def test_build_model_is_the_network_of_the_options(options, expected):
     assert built.names == reference.names
     assert [repr(layer) for layer in built.layers] == [repr(layer) for layer in reference.layers]
     assert all(np.array_equal(a, b) for a, b in zip(weights(built).values(), weights(reference).values()))
+
+
+def test_summary_takes_torchinfos_input_size_lines_up_and_is_a_method_too():
+    net = alexnet(num_classes=10)
+    rows, text = summary(net, (1, 3, 227, 227))  # torchinfo's (N, C, H, W)
+    assert rows == summary(net, (3, 227, 227))[0] == net.summary((8, 3, 227, 227))[0]
+    lines = text.splitlines()
+    assert len({len(line) for line in lines}) == 1  # every row as wide as the header: the LRN rows line up
+    norm1 = next(line for line in lines if line.startswith("norm1"))
+    assert lines[0].index("output") + len("output") == norm1.index("96x55x55") + len("96x55x55")
+    with pytest.raises(ValueError, match=r"input_size is \(C, H, W\) or \(N, C, H, W\), got \(227, 227\)"):
+        summary(net, (227, 227))
+
+
+def test_an_input_of_the_wrong_size_says_which_sizes_the_network_takes():
+    with pytest.raises(ValueError, match=r"input has 6400 features, expected 9216 .*This network takes 227x227 to "
+                                         r"258x258 inputs; with 224x224, fc6's input would have 6400 features"):
+        alexnet(num_classes=10).forward(np.zeros((1, 3, 224, 224), np.float32))
+    with pytest.raises(ValueError, match=r"input has 4 channels, expected 3 \(shape \(1, 4, 32, 32\)\)$"):
+        figure1_net().forward(np.zeros((1, 4, 32, 32), np.float32))  # the size fits: no advice about it

@@ -1,4 +1,5 @@
 """A chain of layers: forward left to right, backward right to left."""
+from ..summary import summary
 from .layer import Layer
 
 
@@ -29,9 +30,48 @@ class Sequential(Layer):
         return "Sequential(\n" + "\n".join(rows) + "\n)"
 
     def forward(self, x):
+        """x -> the last layer's output. An input whose size does not fit the network gets an error that
+        says which sizes it takes (AlexNet: 227x227, not torchvision's 224)."""
+        first = x
         for layer in self.layers:
-            x = layer.forward(x)
+            try:
+                x = layer.forward(x)
+            except ValueError as err:
+                raise ValueError(f"{err}{self._input_size_advice(first)}") from None
         return x
+
+    def _input_size_advice(self, x):
+        """"" if the network takes x's size, else a sentence naming the square sizes it takes near it."""
+        shape = getattr(x, "shape", ())
+        if len(shape) != 4 or shape[2] != shape[3]:
+            return ""
+        try:
+            self.output_shape(shape)
+            return ""  # the size fits: the error is about something else
+        except ValueError as err:
+            problem = err
+        fits = [size for size in range(1, 2 * shape[2] + 64)
+                if self._takes(shape[:2] + (size, size))]
+        if not fits:
+            return f" (with {shape[2]}x{shape[3]} inputs, {problem})"
+        low = high = min(fits, key=lambda size: abs(size - shape[2]))  # the nearest size it takes
+        while low - 1 in fits:
+            low -= 1
+        while high + 1 in fits:
+            high += 1
+        sizes = f"{low}x{low}" + (f" to {high}x{high}" if high > low else "")
+        return f". This network takes {sizes} inputs; with {shape[2]}x{shape[3]}, {problem}"
+
+    def _takes(self, shape):
+        try:
+            self.output_shape(shape)
+            return True
+        except ValueError:
+            return False
+
+    def summary(self, input_size):
+        """``minialex.summary.summary(self, input_size)``: the layer table."""
+        return summary(self, input_size)
 
     def backward(self, dout):
         """Returns dL/dx, or None when the first layer skips its input gradient."""
