@@ -97,9 +97,10 @@ def write(path, layers, state_dict, mean=None, crop=None, classes=None, half=Fal
     weights = {name: to_numpy(w).astype(dtype or to_numpy(w).dtype, copy=False) for name, w in state_dict.items()}
     checkpoint.save(path, {
         "format": FORMAT, "layers": layers, "state_dict": weights,
-        "mean": None if mean is None else np.asarray(to_numpy(mean), np.float32), "crop": crop,
+        "mean": None if mean is None else np.asarray(to_numpy(mean), np.float32),
+        "crop": None if crop is None else int(crop),
         "classes": None if classes is None else [str(c) for c in classes], "half": bool(half),
-        "config": config, "epoch": epoch, "trained_on": trained_on, "source": source})
+        "config": config, "epoch": None if epoch is None else int(epoch), "trained_on": trained_on, "source": source})
 
 
 def is_weights_file(state):

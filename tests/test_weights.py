@@ -47,6 +47,15 @@ def test_save_and_load_give_the_same_network(tmp_path):
     assert "b" not in saved.model["fc"].params, "bias=False comes back"
 
 
+def test_buffers_come_back_with_the_weights(tmp_path):
+    """Batch normalisation's running statistics are state_dict entries, not parameters."""
+    net = Sequential(Conv2d(3, 5, 3, bias=False), minialex.layers.BatchNorm2d(5), ReLU(), names=["c", "bn", "r"])
+    x = np.random.default_rng(3).standard_normal((4, 3, 7, 6)).astype(np.float32)
+    net.train().forward(x)  # moves the running statistics away from their initial values
+    saved = minialex.load(minialex.save(net, tmp_path / "bn.npz"))
+    assert np.array_equal(saved.model.eval().forward(x), net.eval().forward(x))
+
+
 def test_half_weights_are_half_the_size_and_load_as_float32(tmp_path):
     net = minialex.figure1_net(in_channels=3, input_size=33).eval()
     full, half = tmp_path / "full.npz", tmp_path / "half.npz"
