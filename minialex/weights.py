@@ -30,7 +30,6 @@ value is checked before a layer is built, so a damaged or hostile file is
 refused with one line that names it.
 """
 import inspect
-import os
 
 import numpy as np
 
@@ -108,16 +107,6 @@ def is_weights_file(state):
     return isinstance(state, dict) and state.get("format") == FORMAT
 
 
-def read(path):
-    """The checked content of the weights file ``path``, as ``write`` wrote it (the state dict in float32
-    where it was saved in float16). A missing, damaged or foreign file gets a ValueError (or
-    FileNotFoundError) of one line that names it."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"no weights file {path}")
-    state = checkpoint.load(path)
-    return check(state, path)
-
-
 def check(state, path):
     """``state`` (read from ``path``) if it is a whole weights file, with float16 weights as float32;
     a ValueError naming the file and what is wrong otherwise."""
@@ -149,8 +138,10 @@ def check(state, path):
 
 
 def _check_layers(layers, weights, refuse):
-    """Every layer named with a class of minialex.layers and plain arguments it takes; no integer
-    argument larger than the file's arrays could hold (so that no layer allocates more than the file)."""
+    """Every layer named with a class of minialex.layers and plain arguments it takes, and no integer
+    argument larger than the largest dimension of the file's own arrays: a bound on what building a layer
+    may ask for before its weights are compared with the file's (``build`` refuses one that still cannot
+    be allocated)."""
     if not isinstance(layers, list) or not layers:
         refuse("'layers' must be a list of [name, class, arguments]")
     largest = max([max(w.shape, default=1) for w in weights.values()] + [SMALL])

@@ -80,7 +80,3 @@ def synset_names(text, where):
                          f"({len(names)} lines, {names.count('')} without a name)")
     return names
 
-
-def read_classes(path):
-    """The class names of a synset_words.txt file."""
-    return synset_names(read_limited(path, "class list", 1 << 20).decode("utf-8"), path)
