@@ -55,8 +55,8 @@ def test_save_and_load_the_weights(tmp_path):
 
 
 def test_summary_takes_torchinfos_input_size_and_lines_up(alexnet):
-    text = str(minialex.summary(alexnet, (1, 3, 227, 227)))
-    assert "60,965,224" in text
+    rows, text = minialex.summary(alexnet, (1, 3, 227, 227))  # torchinfo's (N, C, H, W); (C, H, W) works too
+    assert "60,965,224" in text and len(rows) == len(alexnet.names)
     rows = [line for line in text.splitlines() if line.split(" ", 1)[0] in alexnet.names]
     assert len(rows) == len(alexnet.names)
     assert len({len(row) for row in rows}) == 1, "every row, LRN's included, has its columns in line"
