@@ -61,7 +61,8 @@ def build_parser():
     flag("--resume", "continue the run in --out from its checkpoint; --epochs, --lr, --patience, --max-drops, "
          "--milestones and where it runs (--device, --data-dir, --val-dir, --download) may change, other options "
          "not", action="store_true")
-    flag("--eval-only", "evaluate the checkpoint in --out and exit", action="store_true")
+    flag("--eval-only", "test the network in --out (its checkpoint, else its model.npz; or a model.npz given as "
+         "--out) on the validation set and exit", action="store_true")
     flag("--ten-crop", "with --eval-only: also the paper's ten-crop test", action="store_true")
     flag("--no-progress", "no progress bars (for logs)", action="store_true")
     flag("--parallel", "share the training among the processes that mpiexec starts: data (each computes part "
