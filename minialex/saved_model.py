@@ -43,6 +43,8 @@ def find(path):
     else (a run that kept only its weights, ``--keep weights``) its model.npz."""
     if os.path.isfile(path):
         return path
+    if os.fspath(path).endswith(".npz"):
+        raise FileNotFoundError(f"no weights file or checkpoint {path}")
     if not os.path.isdir(path):
         raise FileNotFoundError(f"no run directory or weights file {path}: train a run first, e.g. "
                                 f"python -m minialex.train --out {path}")

@@ -110,7 +110,7 @@ def test_weights_of_no_layer_and_a_damaged_file_are_refused(tmp_path):
     damaged.write_bytes(bytes(data))
     with pytest.raises(ValueError, match="damaged"):
         minialex.load(damaged)
-    with pytest.raises(FileNotFoundError, match="no run directory or weights file"):
+    with pytest.raises(FileNotFoundError, match="no weights file or checkpoint"):
         minialex.load(tmp_path / "missing.npz")
 
 
