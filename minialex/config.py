@@ -65,8 +65,8 @@ class TrainConfig:
     lrn: bool = option(None, "model", "local response normalisation, section 3.3",
                        shown="on for alexnet, off for figure1", action=argparse.BooleanOptionalAction)
     batch_norm: bool = option(False, "model", "batch normalisation after every convolution and hidden fc layer, "
-                              "before the activation (Ioffe & Szegedy 2015; not in the paper); it replaces LRN "
-                              "unless --lrn is given", shown="off", action=argparse.BooleanOptionalAction)
+                              "before the activation (Ioffe & Szegedy 2015; not in the paper); in alexnet it replaces "
+                              "LRN unless --lrn is given; not with --parallel data", shown="off", action=argparse.BooleanOptionalAction)
     # alexnet: None = 2 (each GPU's maps, section 3.2); 1 = across all maps, as alexnet() was before LRN had
     # groups (runs from then say so)
     lrn_groups: int = setting(None)

@@ -119,3 +119,34 @@ def test_batch_norm_networks():
     assert [n for n in small.names if n.startswith("bn")] == ["bn1", "bn2", "bn3"]
     assert small.forward(np.zeros((2, 3, 32, 32), np.float32)).shape == (2, 10)
     assert set(small.state_dict()) >= {"bn1.running_mean", "bn3.running_var"}
+
+
+def test_a_split_over_processes_normalises_each_process_own_channels():
+    """Layer.split: process r's part computes the whole layer's channels r*C/2 .. (r+1)*C/2-1, and the
+    parts' parameters and buffers join into the whole's along the axes it names (the model split)."""
+    from minialex.distributed.model import split_alexnet
+
+    whole = layer_for((4, 6, 3, 5))
+    x = data((4, 6, 3, 5))
+    out = whole.forward(x)
+    for r in (0, 1):
+        part, reads_all, axes = layer_for((4, 6, 3, 5)).split(r, 2)
+        assert not reads_all and axes == {"W": 0, "b": 0, "running_mean": 0, "running_var": 0}
+        np.testing.assert_allclose(part.forward(x[:, 3 * r:3 * r + 3]), out[:, 3 * r:3 * r + 3], rtol=1e-13)
+        np.testing.assert_allclose(part.buffers["running_var"], whole.buffers["running_var"][3 * r:3 * r + 3])
+
+    class Comm:  # split_alexnet only reads the rank and size
+        size = 2
+
+        def __init__(self, rank):
+            self.rank = rank
+
+    net = alexnet(10, batch_norm=True)
+    halves = [split_alexnet(alexnet(10, batch_norm=True), Comm(r)) for r in (0, 1)]
+    (half, axes), (other, _) = halves
+    assert [n for n in half.names if n.startswith("bn")] == ["bn1", "bn2", "bn3", "bn4", "bn5", "bn6", "bn7"]
+    assert half["bn6"].num_features == 2048 and axes["bn6.running_mean"] == 0
+    for name, array in {**net.named_parameters(), **net.named_buffers()}.items():
+        if axes[name] is not None:
+            joined = np.concatenate([half.state_dict()[name], other.state_dict()[name]], axis=axes[name])
+            np.testing.assert_array_equal(joined, array)

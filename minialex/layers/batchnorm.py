@@ -60,7 +60,7 @@ class _BatchNorm(Layer):
 
     def share_batch(self, start, whole):
         raise ValueError(f"{self!r} normalises with the statistics of the whole batch, which --parallel data "
-                         "splits over processes: train it on one process, or with --parallel model")
+                         "splits over processes: train it on one process (alexnet also with --parallel model)")
 
     def split(self, rank, size):
         """Its own channels' share of gamma, beta and the running statistics: each channel is
