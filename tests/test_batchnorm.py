@@ -77,6 +77,19 @@ def test_bad_input_is_refused_with_the_layer_named():
         BatchNorm1d(3).share_batch(0, 8)
 
 
+def same_step_as_pytorch(ours, theirs, torch, shape, seed):
+    """One forward and backward pass of both layers on the same data: outputs and gradients agree."""
+    x, dout = data(shape, seed=seed), data(shape, seed=seed + 1)
+    tx = torch.from_numpy(x).requires_grad_()
+    tout = theirs(tx)
+    tout.backward(torch.from_numpy(dout))
+    np.testing.assert_allclose(ours.forward(x), tout.detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ours.backward(dout), tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(ours.grads["W"], theirs.weight.grad.numpy(), rtol=1e-10)
+    np.testing.assert_allclose(ours.grads["b"], theirs.bias.grad.numpy(), rtol=1e-10)
+    theirs.weight.grad = theirs.bias.grad = None
+
+
 @pytest.mark.parametrize("shape", SHAPES)
 def test_equals_pytorch_in_float64_train_and_eval_with_running_statistics(shape):
     torch = pytest.importorskip("torch")
@@ -86,25 +99,11 @@ def test_equals_pytorch_in_float64_train_and_eval_with_running_statistics(shape)
         theirs.weight.copy_(torch.from_numpy(ours.params["W"]))
         theirs.bias.copy_(torch.from_numpy(ours.params["b"]))
     for step in range(4):  # several training steps: the running statistics accumulate
-        x, dout = data(shape, seed=10 + step), data(shape, seed=20 + step)
-        tx = torch.from_numpy(x).requires_grad_()
-        tout = theirs(tx)
-        tout.backward(torch.from_numpy(dout))
-        np.testing.assert_allclose(ours.forward(x), tout.detach().numpy(), rtol=1e-12, atol=1e-12)
-        np.testing.assert_allclose(ours.backward(dout), tx.grad.numpy(), rtol=1e-10, atol=1e-12)
-        np.testing.assert_allclose(ours.grads["W"], theirs.weight.grad.numpy(), rtol=1e-10)
-        np.testing.assert_allclose(ours.grads["b"], theirs.bias.grad.numpy(), rtol=1e-10)
-        theirs.weight.grad = theirs.bias.grad = None
+        same_step_as_pytorch(ours, theirs, torch, shape, seed=10 + 2 * step)
     np.testing.assert_allclose(ours.buffers["running_mean"], theirs.running_mean.numpy(), rtol=1e-12)
     np.testing.assert_allclose(ours.buffers["running_var"], theirs.running_var.numpy(), rtol=1e-12)
     ours.eval(), theirs.eval()
-    x, dout = data(shape, seed=30), data(shape, seed=31)
-    tx = torch.from_numpy(x).requires_grad_()
-    tout = theirs(tx)
-    tout.backward(torch.from_numpy(dout))
-    np.testing.assert_allclose(ours.forward(x), tout.detach().numpy(), rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(ours.backward(dout), tx.grad.numpy(), rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(ours.grads["W"], theirs.weight.grad.numpy(), rtol=1e-10)
+    same_step_as_pytorch(ours, theirs, torch, shape, seed=30)
 
 
 def test_batch_norm_networks():
