@@ -17,10 +17,10 @@ The names a PyTorch user reaches for first are here at the top level:
 from importlib import metadata as _metadata
 
 from . import layers
-from .layers import (AvgPool2d, Conv2d, Dropout, Flatten, Layer, Linear, LocalResponseNorm, MaxPool2d, ReLU,
-                     Sequential, SoftmaxCrossEntropy, Tanh)
+from .layers import (AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, Dropout, Flatten, Layer, Linear, LocalResponseNorm,
+                     MaxPool2d, ReLU, Sequential, SoftmaxCrossEntropy, Tanh)
 from .models import alexnet, figure1_net
-from .optim import SGD
+from .optim import SGD, Adam, AdamW
 from .summary import summary
 from .weights import save
 
@@ -50,5 +50,5 @@ def _version():
 __version__ = _version()
 
 __all__ = ["__version__", "layers", "alexnet", "figure1_net", "Sequential", "Conv2d", "Linear", "ReLU", "Tanh",
-           "MaxPool2d", "AvgPool2d", "LocalResponseNorm", "Dropout", "Flatten", "Layer", "SoftmaxCrossEntropy",
-           "SGD", "summary", "save", "load"]
+           "MaxPool2d", "AvgPool2d", "LocalResponseNorm", "Dropout", "Flatten", "BatchNorm2d", "BatchNorm1d", "Layer",
+           "SoftmaxCrossEntropy", "SGD", "Adam", "AdamW", "summary", "save", "load"]
