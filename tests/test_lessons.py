@@ -620,7 +620,7 @@ def test_notebook_grades_the_learners_package_and_is_stored_executed(lesson):
     assert "course.setup()" in code
     for lesson_, check, where in EXERCISES:
         if lesson_ == lesson:
-            answer = "mynet" if where == "network" else f"mynet.{where}"
+            answer = f"mynet.{where}"
             assert f"grade(course.lesson{lesson}.{check}, {answer})" in code, check
             assert f"{check}: not done yet" in outputs, check
     assert "raise NotImplementedError" not in code and "def my_" not in code
