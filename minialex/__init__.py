@@ -14,15 +14,31 @@ The names a PyTorch user reaches for first are here at the top level:
 ``minialex.functional`` the maths as forward/backward pairs, and
 ``python -m minialex.train`` trains a network of the paper.
 """
+import importlib
 from importlib import metadata as _metadata
 
-from . import layers
-from .layers import (AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, Dropout, Flatten, Layer, Linear, LocalResponseNorm,
-                     MaxPool2d, ReLU, Sequential, SoftmaxCrossEntropy, Tanh)
-from .models import alexnet, figure1_net
-from .optim import SGD, Adam, AdamW
-from .summary import summary
-from .weights import save
+# Each top-level name and the module that defines it, imported on first use (PEP 562's module __getattr__):
+# "import minialex.functional" must load the maths alone, without the layers or the fast paths
+# (tests/test_fast_paths.py), and "import minialex" stays as quick as NumPy's import.
+_WHERE = {**{name: "layers" for name in ("Layer", "Conv2d", "Linear", "ReLU", "Tanh", "MaxPool2d", "AvgPool2d",
+                                         "LocalResponseNorm", "Dropout", "Flatten", "BatchNorm2d", "BatchNorm1d",
+                                         "Sequential", "SoftmaxCrossEntropy")},
+          "alexnet": "models", "figure1_net": "models", "SGD": "optim", "Adam": "optim", "AdamW": "optim",
+          "summary": "summary", "save": "weights"}
+
+
+def __getattr__(name):
+    if name == "layers":
+        return importlib.import_module(".layers", __name__)
+    if name not in _WHERE:
+        raise AttributeError(f"module 'minialex' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    globals()[name] = value  # found here from now on
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_WHERE) | {"layers"})
 
 
 def load(path, device=None):
@@ -49,6 +65,4 @@ def _version():
 
 __version__ = _version()
 
-__all__ = ["__version__", "layers", "alexnet", "figure1_net", "Sequential", "Conv2d", "Linear", "ReLU", "Tanh",
-           "MaxPool2d", "AvgPool2d", "LocalResponseNorm", "Dropout", "Flatten", "BatchNorm2d", "BatchNorm1d", "Layer",
-           "SoftmaxCrossEntropy", "SGD", "Adam", "AdamW", "summary", "save", "load"]
+__all__ = ["__version__", "layers", "load", *_WHERE]
