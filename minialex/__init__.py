@@ -19,12 +19,12 @@ from importlib import metadata as _metadata
 
 # Each top-level name and the module that defines it, imported on first use (PEP 562's module __getattr__):
 # "import minialex.functional" must load the maths alone, without the layers or the fast paths
-# (tests/test_fast_paths.py), and "import minialex" stays as quick as NumPy's import.
+# (tests/test_fast_paths.py), and "import minialex" alone imports nothing else.
 _WHERE = {**{name: "layers" for name in ("Layer", "Conv2d", "Linear", "ReLU", "Tanh", "MaxPool2d", "AvgPool2d",
                                          "LocalResponseNorm", "Dropout", "Flatten", "BatchNorm2d", "BatchNorm1d",
                                          "Sequential", "SoftmaxCrossEntropy")},
           "alexnet": "models", "figure1_net": "models", "SGD": "optim", "Adam": "optim", "AdamW": "optim",
-          "summary": "summary", "save": "weights"}
+          "save": "weights"}
 
 
 def __getattr__(name):
@@ -39,6 +39,11 @@ def __getattr__(name):
 
 def __dir__():
     return sorted(set(globals()) | set(_WHERE) | {"layers"})
+
+
+# summary is also the name of its module, which importing it (as Sequential.summary does) would put here in
+# the function's place: so it is imported now (it needs only NumPy), and the function takes the name for good.
+from .summary import summary  # noqa: E402
 
 
 def load(path, device=None):
@@ -65,4 +70,4 @@ def _version():
 
 __version__ = _version()
 
-__all__ = ["__version__", "layers", "load", *_WHERE]
+__all__ = ["__version__", "layers", "load", "summary", *_WHERE]
