@@ -35,7 +35,7 @@ import zipfile
 
 import numpy as np
 
-from .files import atomic_write
+from .files import NotARegularFile, atomic_write, read_npz
 
 FORMAT = "minialex checkpoint 1"  # the header's "format": what this module can read
 WHAT_TO_DO = "delete it, or resume from another copy of the run"
@@ -152,33 +152,35 @@ def save(path, state):
 def load(path):
     """Read a checkpoint; a missing, damaged or altered file gets an error that says what to do."""
     refuse_legacy_pickle(path)
-    if not os.path.exists(path):
+    if not os.path.lexists(path):
         raise FileNotFoundError(f"no checkpoint at {path}: start a new run without --resume, "
                                 "or point --out at the run directory to continue")
     try:
         header, arrays = _read(path)
         intact = _checksum(header["state"], arrays) == header["sha256"]
-    except (ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+    except NotARegularFile:
+        raise
+    except (ValueError, KeyError, TypeError, EOFError, RecursionError, zipfile.BadZipFile,
+            zipfile.LargeZipFile, NotImplementedError) as err:
         raise ValueError(f"checkpoint {path} is damaged or truncated, or not a minialex checkpoint ({err}); "
-                         f"{WHAT_TO_DO}") from err
+                         f"{WHAT_TO_DO}") from None
     if not intact:
         raise ValueError(f"checkpoint {path} is damaged or was altered after it was saved: its content does not "
                          f"match its SHA-256 checksum, so it would not give back the weights that were saved; "
                          f"{WHAT_TO_DO}")
     try:
         return _decode(header["state"], arrays)
-    except (ValueError, KeyError, TypeError) as err:  # a checksum that fits, over a structure save never writes
-        raise ValueError(f"checkpoint {path} was not written by minialex ({err}); {WHAT_TO_DO}") from err
+    except (ValueError, KeyError, TypeError, IndexError, RecursionError) as err:  # a checksum that fits, over a
+        # structure that save never writes
+        raise ValueError(f"checkpoint {path} was not written by minialex ({err}); {WHAT_TO_DO}") from None
 
 
 def _read(path):
-    """(header, {name: array}) of a checkpoint file; never unpickles anything."""
-    if not zipfile.is_zipfile(path):
-        raise ValueError("it is not an npz (zip) archive")
-    with np.load(path, allow_pickle=False) as npz:  # allow_pickle=False refuses object arrays: they are pickles
-        arrays = {name: npz[name] for name in npz.files}
-    if not all(isinstance(array, np.ndarray) for array in arrays.values()):  # np.load gives other files as bytes
-        raise ValueError("it holds files that are not .npy arrays")
+    """(header, {name: array}) of a checkpoint file; never unpickles anything, and allocates no more than
+    the file's size (``files.read_npz``)."""
+    arrays = read_npz(path, "checkpoint")
+    if "header" not in arrays:
+        raise ValueError("it has no header entry")
     header = json.loads(arrays.pop("header").tobytes().decode("utf-8"))
     if not isinstance(header, dict) or header.get("format") != FORMAT or {"sha256", "state"} - set(header):
         raise ValueError(f"its header is not that of a {FORMAT!r} file")

@@ -86,6 +86,9 @@ class TrainConfig:
     val_dir: str = option(None, "data", "--dataset folder: the validation images' CLASS/IMAGE tree",
                           shown="DATA_DIR/val if DATA_DIR holds train/ and val/, else a held-out 10%% of DATA_DIR")
     download: bool = option(False, "data", "download the data set if it is missing", shown="off", action="store_true")
+    skip_bad_images: bool = option(False, "data", "image folders: leave out the files that cannot be decoded "
+                                   "(without it they are all listed, and the run stops)", shown="off",
+                                   action="store_true")
     subset: int = option(None, "data", "train on a stratified subset of N images", shown="all images",
                          rule=at_least(1, "a number of images >="), type=int, metavar="N")
     augment: bool = option(True, "data", "random crops and horizontal flips, section 4.1", shown="on",
@@ -140,7 +143,7 @@ class TrainConfig:
 # What a resumed run may change: the options that steer the rest of it (how long, the learning rate and its
 # schedule, what it keeps), and where it runs. Every other field defines what the checkpoint is a state of, so it stays.
 CHANGEABLE_ON_RESUME = ("epochs", "lr", "patience", "max_drops", "milestones", "keep", "half_weights")
-WHERE_IT_RUNS = ("device", "data_dir", "val_dir", "download")
+WHERE_IT_RUNS = ("device", "data_dir", "val_dir", "download", "skip_bad_images")
 FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
 GROUPS = ("model", "data", "learning", "run")
 

@@ -30,7 +30,7 @@ from .plots import plot_learning_curves
 
 CHECKPOINT = "checkpoint.npz"
 LOCK = "run.lock"
-RUN_FILES = (CHECKPOINT, LOCK)  # a folder holding one of these (or a temporary file) is a minialex run
+RUN_FILES = (CHECKPOINT, LOCK, "checkpoint.pkl")  # a folder holding one (or a temporary file) is a minialex run
 
 
 def check_run_dir(run_dir):

@@ -52,6 +52,7 @@ from .layers import SoftmaxCrossEntropy
 from .models import build_model
 from .optim import OPTIMIZERS, warmup_factor
 from .run_files import CHECKPOINT, check_config_json, run_lock, write_metrics, write_text
+from .run_check import check_fits, load_run_state
 from .run_state import EpochProgress
 
 
@@ -83,7 +84,7 @@ class Trainer:
         self.warned = set()         # each guard-rail warning is given once per process
         if data is None:
             data = load_dataset(config.dataset, config.data_dir, config.download, config.subset, config.seed,
-                                config.val_dir, log=log)
+                                config.val_dir, log=log, progress=self.progress, skip_bad_images=config.skip_bad_images)
         elif config.subset:
             data = (data[0].subset(config.subset, seed=config.seed), data[1])
         self.train_set, self.test_set = data
@@ -92,11 +93,13 @@ class Trainer:
             self._warn("subset", f"--subset {config.subset} is smaller than the number of classes ({classes}): "
                                  "some classes get no training image, so the network cannot learn them")
         c, h, w = self.train_set.images.shape[1:]
+        if input_size(config, h) > min(h, w):  # before anything is sized by the crop
+            raise ValueError(f"--crop {config.crop} is larger than the {h}x{w} images of {self.train_set.name}")
         self.inputs = TrainingInput.of(self.train_set.images, input_size(config, h), config.augment,
                                        config.pca_lighting)
         self.mean, self.crop = self.inputs.mean, self.inputs.crop
         self.model = build_model(config, c, classes, self.crop)
-        self._check_input_size(h, w)
+        self._check_input_size()
         self.architecture = weights.architecture(self.model)  # the whole network's, for model.npz
         self.model = self.parallel.model(self.model)  # the model split: this process's half of it
         self.model.to(config.device)
@@ -113,10 +116,9 @@ class Trainer:
         self.high_loss_batches = 0   # consecutive batches with a loss far above chance's
         self.diverging_batches = 0   # consecutive batches with a loss far above its starting value
 
-    def _check_input_size(self, height, width):
-        """The crop must fit in the images, and the network must take it (AlexNet's fc6 fixes its size)."""
-        if self.crop > min(height, width):
-            raise ValueError(f"--crop {self.crop} is larger than the {height}x{width} images of {self.train_set.name}")
+    def _check_input_size(self):
+        """The network must take the crop (AlexNet's fc6 fixes its size); that the crop fits in the images
+        is checked before the network is built."""
         problem = input_problem(self.model, self.crop)
         if problem:
             n = smallest_input(self.config.model, self.config.overlap)
@@ -403,7 +405,7 @@ class Trainer:
         the run, ``data_dir=...`` where the data set is now; None keeps the run's value. The fields of
         CHANGEABLE_ON_RESUME and WHERE_IT_RUNS may change, and each change is logged; another value for any
         other field is refused, because the checkpoint is a state of the run that they define."""
-        state = checkpoint.load(os.path.join(run_dir, CHECKPOINT))
+        state = load_run_state(os.path.join(run_dir, CHECKPOINT))  # its structure checked (run_check)
         config = TrainConfig(**state["config"])
         check_config_json(run_dir, config)
         changed = {k: v for k, v in changes.items() if v is not None and v != getattr(config, k)}
@@ -418,6 +420,7 @@ class Trainer:
             log(f"resuming with {option_name(k)} {v} (the run had {was})")
         config = dataclasses.replace(config, **changed)
         trainer = cls(config, run_dir, data=data, progress=progress, log=log, parallel=parallel)
+        check_fits(state, trainer, os.path.join(run_dir, CHECKPOINT))
         state = trainer.parallel.local_state(state)  # the model split: this process's half of the checkpoint
         checkpoint.load_model_state(trainer.model, state["model"])
         trainer.optimizer.load_state_dict({**state["optimizer"], "lr": config.lr} if "lr" in changed

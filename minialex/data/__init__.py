@@ -26,7 +26,8 @@ DATASETS = ("embedded", "cifar10", "fashion-mnist", "folder", "imagenette")
 FOLDER_TEST_FRACTION = 0.1
 
 
-def load_dataset(name, data_dir=None, download=False, subset=None, seed=0, val_dir=None, log=print):
+def load_dataset(name, data_dir=None, download=False, subset=None, seed=0, val_dir=None, log=print, progress=True,
+                 skip_bad_images=False):
     """(train, test) ArrayDatasets for a data set named in DATASETS.
 
     subset: train on a stratified subset of this many images (``ArrayDataset.subset``
@@ -34,16 +35,19 @@ def load_dataset(name, data_dir=None, download=False, subset=None, seed=0, val_d
     download; download applies to "cifar10", "fashion-mnist" and "imagenette".
 
     For "folder", data_dir is either a root holding train/ and val/ (torchvision's
-    convention; val/ becomes the test set) or one image-folder tree (see
-    load_image_folder), of which a stratified 10 %, the same every time, is held out
-    for testing. val_dir names the test folder explicitly for other layouts.
+    convention; val/ becomes the test set), or a root holding only one of them, or one
+    image-folder tree (see load_image_folder); of the last two a stratified 10 %, the
+    same every time, is held out for testing. val_dir names the test folder explicitly
+    for other layouts. progress: the decoding's progress bars; skip_bad_images: leave
+    out the image files that cannot be decoded (else they are listed in an error).
     """
     if val_dir is not None and name != "folder":
         raise ValueError(f"val_dir (--val-dir) is for the 'folder' data set; {name!r} has its own test set")
+    folder_options = dict(log=log, progress=progress, skip_bad=skip_bad_images)
     if name == "folder":
-        return _load_folder(data_dir, val_dir, subset, seed, log)
+        return _load_folder(data_dir, val_dir, subset, seed, folder_options)
     if name == "imagenette":
-        return load_imagenette(data_dir, download, subset, seed, log)
+        return load_imagenette(data_dir, download, subset, seed, **folder_options)
     loaders = {"embedded": lambda: load_embedded(), "cifar10": lambda: load_cifar10(data_dir, download),
                "fashion-mnist": lambda: load_fashion_mnist(data_dir, download)}
     if name not in loaders:
@@ -52,24 +56,28 @@ def load_dataset(name, data_dir=None, download=False, subset=None, seed=0, val_d
     return (train.subset(subset, seed) if subset is not None else train), test
 
 
-def _load_folder(data_dir, val_dir, subset, seed, log):
+SPLITS = ("train", "val")  # a root's split folders, never taken for classes
+
+
+def _load_folder(data_dir, val_dir, subset, seed, options):
     if data_dir is None:
         raise ValueError("the 'folder' data set needs data_dir (--data-dir): a root holding train/ and val/, "
                          "or one CLASS_NAME/IMAGE.jpg tree")
     root = Path(data_dir)
-    if val_dir is None and (root / "train").is_dir() and (root / "val").is_dir():
+    name = root.resolve().name
+    splits = [split for split in SPLITS if (root / split).is_dir()]
+    if val_dir is None and len(splits) == 2:
         root, val_dir = root / "train", root / "val"
-        name = Path(data_dir).resolve().name
-    else:
-        name = root.resolve().name
+    elif len(splits) == 1:  # a root with train/ alone, or val/ alone (what extracting */val/* gives)
+        root = root / splits[0]
     if val_dir is not None:
-        train = load_image_folder(root, subset=subset, seed=seed, name=f"{name}-train", log=log)
-        test = load_image_folder(val_dir, name=f"{name}-val", log=log)
+        train = load_image_folder(root, subset=subset, seed=seed, name=f"{name}-train", **options)
+        test = load_image_folder(val_dir, name=f"{name}-val", **options)
         if test.classes != train.classes:
             raise ValueError(f"the class folders of {val_dir} ({', '.join(test.classes)}) differ from those of "
                              f"{root} ({', '.join(train.classes)}); both need the same class sub-folders")
         return train, test
-    train, test = load_image_folder(root, name=name, log=log).split(FOLDER_TEST_FRACTION, seed=0)
+    train, test = load_image_folder(root, name=name, **options).split(FOLDER_TEST_FRACTION, seed=0)
     return (train.subset(subset, seed) if subset is not None else train), test
 
 

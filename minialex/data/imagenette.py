@@ -26,13 +26,14 @@ CLASS_NAMES = {
 }
 
 
-def load_imagenette(data_dir=None, download=False, subset=None, seed=0, log=print):
+def load_imagenette(data_dir=None, download=False, subset=None, seed=0, log=print, progress=True, skip_bad=False):
     """(train, val) ArrayDatasets of uint8 images (N, 3, 256, 256).
 
     data_dir: a folder holding train/ and val/ (an extracted copy, any of the official
     sizes), or a folder that contains imagenette2-320/; None means the cache folder
     (see default_cache_dir). download=True fetches the official archive there when
     it is missing. subset: decode only a stratified subset of the training photos.
+    progress, skip_bad: as load_image_folder takes them.
     """
     root = Path(data_dir) if data_dir is not None else default_cache_dir()
     found = find_root(root)
@@ -48,9 +49,9 @@ def load_imagenette(data_dir=None, download=False, subset=None, seed=0, log=prin
     if unknown:
         raise ValueError(f"{found / 'train'} holds folders that are not Imagenette classes: {', '.join(unknown)}; "
                          "for other image folders use --dataset folder")
-    train = load_image_folder(found / "train", subset=subset, seed=seed, name=f"{name}-train",
-                              class_names=CLASS_NAMES, log=log)
-    val = load_image_folder(found / "val", name=f"{name}-val", class_names=CLASS_NAMES, log=log)
+    options = dict(class_names=CLASS_NAMES, log=log, progress=progress, skip_bad=skip_bad)
+    train = load_image_folder(found / "train", subset=subset, seed=seed, name=f"{name}-train", **options)
+    val = load_image_folder(found / "val", name=f"{name}-val", **options)
     return train, val
 
 
