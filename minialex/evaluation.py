@@ -78,19 +78,22 @@ def one_class_warning(result, classes, config):
 # -- the validation images alone ---------------------------------------------------------------
 
 
-def load_validation_set(config, classes, log=print):
+def load_validation_set(config, classes, log=print, progress=True):
     """The validation images of a run's data set (``config``: its TrainConfig), checked against the
     run's ``classes``. Where they have a folder of their own (Imagenette's val/, an image folder's val/
     or --val-dir), only that folder is read: testing a run needs none of its training images. Otherwise
     ``load_dataset`` reads them, from the files that also hold the training images (CIFAR-10,
-    Fashion-MNIST, the embedded sample) or held out of the one image folder ("folder" without val/)."""
+    Fashion-MNIST, the embedded sample) or held out of the one image folder ("folder" without val/).
+    ``progress``: the decoding's progress bar."""
     folder = _validation_folder(config)
     if folder is None:
         test = load_dataset(config.dataset, config.data_dir, config.download, seed=config.seed,
-                            val_dir=config.val_dir, log=log)[1]
+                            val_dir=config.val_dir, log=log, progress=progress,
+                            skip_bad_images=config.skip_bad_images)[1]
     else:
         path, name, class_names = folder
-        test = load_image_folder(path, name=name, class_names=class_names, log=log)
+        test = load_image_folder(path, name=name, class_names=class_names, log=log, progress=progress,
+                                 skip_bad=config.skip_bad_images)
     if list(test.classes) != list(classes):
         raise ValueError(f"the classes of {test.name} ({', '.join(test.classes)}) are not those the run was "
                          f"trained on ({', '.join(classes)}): point --data-dir (or --val-dir) at the run's data set")

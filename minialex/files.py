@@ -29,6 +29,7 @@ import errno
 import math
 import os
 import stat
+import tokenize
 import zipfile
 from pathlib import Path
 
@@ -130,7 +131,10 @@ def _read_npy(member, info):
     readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
     if version not in readers:
         raise ValueError(f"{info.filename} is a .npy file of version {version}, which np.savez does not write")
-    shape, fortran_order, dtype = readers[version](member)
+    try:
+        shape, fortran_order, dtype = readers[version](member)
+    except (SyntaxError, TypeError, RecursionError, tokenize.TokenError) as err:  # NumPy parses it as Python
+        raise ValueError(f"{info.filename} has a damaged .npy header ({type(err).__name__})") from None
     if dtype.kind not in ARRAY_KINDS or dtype.fields is not None:  # object arrays are pickles
         raise ValueError(f"{info.filename} holds {dtype} values, which minialex never writes")
     nbytes = math.prod(shape) * dtype.itemsize

@@ -49,7 +49,7 @@ def check_run_state(state, path):
     try:
         _check_state(state)
     except _Bad as bad:
-        raise CheckpointError(f"checkpoint {path} is not a minialex run's: {bad}; {WHAT_TO_DO}") from None
+        raise CheckpointError(f"checkpoint {path} is not a minialex run's: {_one_line(bad)}; {WHAT_TO_DO}") from None
 
 
 def check_fits(state, trainer, path):
@@ -62,7 +62,7 @@ def check_fits(state, trainer, path):
         _check_like(state["optimizer"], trainer.optimizer.state_dict(), "optimizer")
         _check_like(state["schedule"], trainer.schedule.state_dict(), "schedule")
     except _Bad as bad:
-        raise CheckpointError(f"checkpoint {path} does not fit its own run: {bad}; {WHAT_TO_DO}") from None
+        raise CheckpointError(f"checkpoint {path} does not fit its own run: {_one_line(bad)}; {WHAT_TO_DO}") from None
 
 
 def _differ(saved, ours):
@@ -75,6 +75,12 @@ def _differ(saved, ours):
 
 class _Bad(Exception):
     """What is wrong, in words; check_run_state adds the file."""
+
+
+def _one_line(bad, limit=300):
+    """The message of ``bad`` on one line (an array's repr has several) and at most ``limit`` characters."""
+    text = " ".join(str(bad).split())
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 # -- the parts of a run's state -------------------------------------------------------------------
@@ -133,6 +139,7 @@ def _check_model(model):
     """The model's parameters (a dict of finite float arrays), buffers and layer states."""
     _need(isinstance(model, dict) and isinstance(model.get("params"), dict) and model["params"],
           "'model' must hold a dict 'params' of arrays")
+    _need(isinstance(model.get("buffers", {}), dict), "'model' must hold a dict 'buffers' of arrays")
     for part in ("params", "buffers"):
         for name, array in model.get(part, {}).items():
             _need(isinstance(name, str) and _is_array(array, "f"), f"model {part} {name!r} is not a float array")
@@ -192,9 +199,9 @@ def _check_records(records, what, required):
     _need(isinstance(records, list) and all(isinstance(r, dict) for r in records),
           f"'{what}' must be a list of records (dicts)")
     for r in records:  # NaN and infinities may be there: they are what happened (metrics.jsonl writes null)
-        _need(all(isinstance(k, str) and (v is None or _is_real(v) or isinstance(v, str)) for k, v in r.items())
+        _need(all(isinstance(k, str) and _is_real(v) for k, v in r.items())
               and all(_is_real(r.get(k)) for k in required),
-              f"'{what}' holds a record that is not one of numbers with {', '.join(required)}: {r!r}"[:300])
+              f"'{what}' holds a record that is not one of numbers with {', '.join(required)}: {r!r}")
 
 
 def _check_position(saved):
@@ -217,7 +224,7 @@ def _check_position(saved):
 def _check_generator_state(state, where):
     try:
         np.random.default_rng().bit_generator.state = state
-    except (ValueError, TypeError, KeyError) as err:
+    except (ValueError, TypeError, KeyError, OverflowError) as err:
         raise _Bad(f"{where} is not a random generator's state ({err})") from None
 
 

@@ -158,7 +158,8 @@ def check_config_json(run_dir, config):
     differ = [k for k in ours if k in written and k not in CHANGEABLE_ON_RESUME + WHERE_IT_RUNS
               and written[k] != ours[k]]
     if differ:
-        raise ValueError(f"the checkpoint in {run_dir} is not the run of its config.json: they differ in "
+        raise ValueError(f"the checkpoint {os.path.join(run_dir, CHECKPOINT)} is not the run of its config.json: "
+                         "they differ in "
                          + ", ".join(f"{option_name(k)} ({ours[k]!r} in the checkpoint, {written[k]!r} in "
                                      "config.json)" for k in differ)
                          + ". Was the checkpoint copied from another run? Put it back beside its own config.json")

@@ -20,6 +20,7 @@ from .config import TrainConfig, input_size
 from .data import load_dataset, mean_image
 from .layers import Sequential
 from .models import build_model
+from .run_check import check_run_state
 from .run_files import CHECKPOINT, check_config_json
 from .weights import RUN_FILE as WEIGHTS
 
@@ -69,6 +70,7 @@ def load_model(path, device=None, log=print):
         return _from_weights(weights.check(state, file), file, device)
     if not (isinstance(state, dict) and {"config", "model", "classes", "epoch"} <= set(state)):
         raise ValueError(f"{file} is neither a minialex weights file nor a run's checkpoint")
+    check_run_state(state, file)  # its structure: types, shapes, finite weights (run_check)
     config = _config(state["config"], file)
     run_dir = os.path.dirname(file)
     check_config_json(run_dir, config)

@@ -157,7 +157,7 @@ def evaluate_run(run_dir, where, ten_crops, parallel, progress=True):
                          "so it names no data set to test on: --eval-only tests a run's network")
     config = dataclasses.replace(saved.config, **where)
     check_config(config)  # --data-dir for the embedded sample, say
-    test = load_validation_set(config, saved.classes)
+    test = load_validation_set(config, saved.classes, progress=progress)
     model = parallel.model(saved.model)  # the model split: this process's half
     views = [("centre crop", False)] + ([("ten crops", True)] if ten_crops else [])
     for name, flag in views:

@@ -1,8 +1,9 @@
 """What tests/test_fuzz_loaders.py starts with ``python tests/fuzz_worker.py FORMAT CASES SEED FOLDER``.
 
 It writes a valid file of FORMAT in FOLDER, then CASES seeded mutations of it, one at a time, and
-reads each with the loader a run uses. Each read must end in success or in a one-line ValueError
-or OSError that names the mutated file (what the command line prints as ``error: ...``); anything
+reads each with the loader a run uses. Each read must end in success or in a one-line ValueError,
+OSError or RuntimeError that names the mutated file or its run directory (what the command line
+prints as ``error: ...``); anything
 else, or a read that takes more than CASE_SECONDS, is a failure. The parent runs this process
 under an address-space limit, so a read that asks for too much memory fails too (a MemoryError
 is reported as such, not survived).
@@ -10,7 +11,7 @@ is reported as such, not survived).
 FORMAT:
     checkpoint   a run's checkpoint.npz: its bytes (truncated, bits flipped, zip and .npy size fields
                  set to extremes) and, with a valid checksum, its structure (entries' types swapped,
-                 entries removed), read by Trainer.resume
+                 entries removed), read by Trainer.resume, which then trains an epoch
     cifar        batches.meta and data_batch_1 of a tiny cifar-10-batches-py: bytes, and the dicts'
                  values swapped for other types before pickling, read by load_cifar10
     idx          a Fashion-MNIST image file: the gzip's bytes, and the IDX inside (dimensions set to
@@ -144,7 +145,9 @@ def checkpoint_format(folder):
             (run / CHECKPOINT).write_bytes(at_a_field(raw, rng, zip_fields, 4, "little"))
         else:
             (run / CHECKPOINT).write_bytes(byte_mutation(raw, rng))
-        return run / CHECKPOINT, lambda: Trainer.resume(run, data=data, progress=False, log=lambda m: None)
+        # Resumed and trained for an epoch: what resume lets through must also train (or stop in one line).
+        return run / CHECKPOINT, lambda: Trainer.resume(run, data=data, epochs=2, progress=False,
+                                                        log=lambda m: None).fit()
     return make
 
 
@@ -261,9 +264,9 @@ def main(fmt, cases, seed, folder):
             result["accepted"] += 1
         except Hung:
             result["failures"].append(f"case {case}: no answer in {CASE_SECONDS} s")
-        except (ValueError, OSError) as err:
+        except (ValueError, OSError, RuntimeError) as err:  # what the command line prints in one line
             message = str(err)
-            if "\n" in message or path.name not in message:
+            if "\n" in message.strip() or (path.name not in message and str(path.parent) not in message):
                 result["failures"].append(f"case {case}: {type(err).__name__} that does not name {path.name} "
                                           f"in one line: {message[:500]!r}")
             else:

@@ -48,8 +48,8 @@ def load_dataset(name, data_dir=None, download=False, subset=None, seed=0, val_d
         return _load_folder(data_dir, val_dir, subset, seed, folder_options)
     if name == "imagenette":
         return load_imagenette(data_dir, download, subset, seed, **folder_options)
-    loaders = {"embedded": lambda: load_embedded(), "cifar10": lambda: load_cifar10(data_dir, download),
-               "fashion-mnist": lambda: load_fashion_mnist(data_dir, download)}
+    loaders = {"embedded": lambda: load_embedded(), "cifar10": lambda: load_cifar10(data_dir, download, progress),
+               "fashion-mnist": lambda: load_fashion_mnist(data_dir, download, progress)}
     if name not in loaders:
         raise ValueError(f"unknown data set {name!r}; choose one of {', '.join(DATASETS)}")
     train, test = loaders[name]()

@@ -38,12 +38,13 @@ MAX_OPCODES = 200_000       # an official batch has about 40,000 pickle instruct
 MAX_CLASSES = 1_000
 
 
-def load_cifar10(data_dir=None, download=False):
+def load_cifar10(data_dir=None, download=False, progress=True):
     """(train, test) ArrayDatasets of uint8 images (N, 3, 32, 32), N = 50,000 and 10,000.
 
     data_dir may be the cifar-10-batches-py folder itself or a folder that contains it;
     None means the cache folder (see default_cache_dir). With download=True a missing
-    data set is downloaded there from the official site and extracted.
+    data set is downloaded there from the official site and extracted (with a progress bar, unless
+    ``progress`` is False).
     """
     root = Path(data_dir) if data_dir is not None else default_cache_dir()
     batches_dir = _find_batches_dir(root)
@@ -54,7 +55,7 @@ def load_cifar10(data_dir=None, download=False):
                 f"{', '.join(TRAIN_FILES + TEST_FILES + [META_FILE])}. Either add --download "
                 f"to fetch it, or download {URL} (MD5 {MD5}), extract it and "
                 f"put the {FOLDER} folder in {root}.")
-        batches_dir = download_and_extract(URL, MD5, root, FOLDER, "CIFAR-10")
+        batches_dir = download_and_extract(URL, MD5, root, FOLDER, "CIFAR-10", progress)
     classes = _class_names(batches_dir / META_FILE)
     train = _read_split(batches_dir, TRAIN_FILES, classes, "cifar10-train")
     test = _read_split(batches_dir, TEST_FILES, classes, "cifar10-test")
@@ -98,7 +99,8 @@ def _read_split(batches_dir, file_names, classes, name):
                 "Delete the folder and download the data set again.")
         if not all(type(label) is int and 0 <= label < len(classes) for label in batch_labels):
             bad = next(label for label in batch_labels if not (type(label) is int and 0 <= label < len(classes)))
-            raise ValueError(f"{path} holds the label {repr(bad)[:40]}, not a class number from 0 to "
+            shown = " ".join(repr(bad).split())[:40]  # one line, even for an array
+            raise ValueError(f"{path} holds the label {shown}, not a class number from 0 to "
                              f"{len(classes) - 1}. Delete the folder and download the data set again.")
         images.append(data.reshape(-1, 3, 32, 32))
         labels.append(np.array(batch_labels, np.int64))

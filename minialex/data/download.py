@@ -33,15 +33,16 @@ def md5sum(path, chunk_bytes=1 << 20):
     return digest.hexdigest()
 
 
-def download(url, dest_path, md5):
-    """Download url to dest_path, with a progress bar, and check its MD5. Returns dest_path as a Path.
+def download(url, dest_path, md5, progress=True):
+    """Download url to dest_path, with a progress bar (unless ``progress`` is False), and check its MD5.
+    Returns dest_path as a Path.
 
     Raises ConnectionError when the URL cannot be fetched (e.g. offline), saying where
     to put the file by hand, and ValueError when the checksum does not match.
     """
     dest_path = Path(dest_path)
     with atomic_write(dest_path) as out:
-        _stream(url, out, dest_path)
+        _stream(url, out, dest_path, progress)
         out.flush()
         actual = md5sum(out.name)
         if actual != md5:  # leaving the block with an error keeps nothing
@@ -51,12 +52,13 @@ def download(url, dest_path, md5):
     return dest_path
 
 
-def _stream(url, out, dest_path):
-    """Copy the body of url into the open binary file `out`, showing a progress bar."""
+def _stream(url, out, dest_path, progress):
+    """Copy the body of url into the open binary file `out`, showing a progress bar if ``progress``."""
     try:
         with urllib.request.urlopen(url, timeout=60) as response:
             total = int(response.headers.get("Content-Length") or 0) or None
-            with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=dest_path.name) as bar:
+            with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=dest_path.name,
+                      disable=not progress) as bar:
                 for block in iter(lambda: response.read(1 << 16), b""):
                     out.write(block)
                     bar.update(len(block))
@@ -66,10 +68,11 @@ def _stream(url, out, dest_path):
             f"on another machine and copy the file to {dest_path}") from err
 
 
-def download_and_extract(url, md5, root, folder, what):
+def download_and_extract(url, md5, root, folder, what, progress=True):
     """Fetch the .tar.gz archive at url into root (unless a good copy is already there),
     unpack the one folder it holds into root/folder, then delete the archive.
-    Returns root/folder. ``what`` names the data set in errors ("CIFAR-10").
+    Returns root/folder. ``what`` names the data set in errors ("CIFAR-10"); ``progress``: the
+    download's progress bar.
 
     The archive is unpacked into a scratch folder that is renamed at the end, so an
     interrupted extraction never leaves a half-filled folder behind; an entry that
@@ -79,7 +82,7 @@ def download_and_extract(url, md5, root, folder, what):
     root.mkdir(parents=True, exist_ok=True)
     archive = root / url.rsplit("/", 1)[1]
     if not archive.is_file() or md5sum(archive) != md5:
-        download(url, archive, md5)
+        download(url, archive, md5, progress)
     scratch = Path(tempfile.mkdtemp(dir=root, prefix=".extract-"))
     try:
         with tarfile.open(archive, "r:gz") as tar:

@@ -38,12 +38,13 @@ MAX_ITEMS = 1_000_000  # images (or labels) in one file; Fashion-MNIST's largest
 CHUNK = 1 << 20        # bytes decompressed at a time
 
 
-def load_fashion_mnist(data_dir=None, download=False):
+def load_fashion_mnist(data_dir=None, download=False, progress=True):
     """(train, test) ArrayDatasets of uint8 images (N, 1, 28, 28), N = 60,000 and 10,000.
 
     data_dir is the folder holding the four .gz files, or a folder containing a
     fashion-mnist/ folder that does; None means <cache dir>/fashion-mnist. With
-    download=True the missing files are downloaded there from Zalando's mirror.
+    download=True the missing files are downloaded there from Zalando's mirror (with a progress bar,
+    unless ``progress`` is False).
     """
     folder = _find_folder(Path(data_dir) if data_dir is not None else default_cache_dir() / FOLDER)
     missing = [name for name in FILES if not (folder / name).is_file()]
@@ -53,7 +54,7 @@ def load_fashion_mnist(data_dir=None, download=False):
             f"--download to fetch them, or download them from {URL} and put "
             f"them in {folder}.")
     for name in missing:
-        fetch(URL + name, folder / name, FILES[name])
+        fetch(URL + name, folder / name, FILES[name], progress)
     train = _read_split(folder, "train", "fashion-mnist-train")
     test = _read_split(folder, "t10k", "fashion-mnist-test")
     return train, test

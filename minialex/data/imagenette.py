@@ -43,7 +43,7 @@ def load_imagenette(data_dir=None, download=False, subset=None, seed=0, log=prin
                 f"Imagenette not found in {root}: expected {root}/train/WNID/*.JPEG and {root}/val/WNID/*.JPEG, "
                 f"or {root / FOLDER}. Pass --download to fetch it, or download {URL} (MD5 {MD5}) and "
                 f"extract it into {root} (tar xzf {URL.rsplit('/', 1)[1]} -C {root}).")
-        found = download_and_extract(URL, MD5, root, FOLDER, "Imagenette")
+        found = download_and_extract(URL, MD5, root, FOLDER, "Imagenette", progress)
     name = found.resolve().name
     unknown = sorted(p.name for p in (found / "train").iterdir() if p.is_dir() and p.name not in CLASS_NAMES)
     if unknown:
