@@ -114,7 +114,7 @@ def _open_lock_file(path):
         | getattr(os, "O_NONBLOCK", 0)
     try:
         fd = os.open(path, flags, 0o644)
-    except OSError as err:
+    except OSError:
         if os.path.islink(path):
             raise ValueError(f"{path} is a symbolic link (to {os.readlink(path)}): minialex makes its lock file "
                              "itself and will not write through a link; remove it") from None

@@ -22,7 +22,6 @@ FORMAT:
 Prints one JSON object: {"cases", "accepted", "refused", "failures": [...], "slowest_s", "max_rss_mib"}.
 """
 import gzip
-import io
 import json
 import os
 import pickle
@@ -34,7 +33,6 @@ import struct
 import sys
 import time
 import traceback
-import zipfile
 from pathlib import Path
 
 import numpy as np
