@@ -420,8 +420,8 @@ class Trainer:
             log(f"resuming with {option_name(k)} {v} (the run had {was})")
         config = dataclasses.replace(config, **changed)
         trainer = cls(config, run_dir, data=data, progress=progress, log=log, parallel=parallel)
-        check_fits(state, trainer, os.path.join(run_dir, CHECKPOINT))
         state = trainer.parallel.local_state(state)  # the model split: this process's half of the checkpoint
+        check_fits(state, trainer, os.path.join(run_dir, CHECKPOINT))
         checkpoint.load_model_state(trainer.model, state["model"])
         trainer.optimizer.load_state_dict({**state["optimizer"], "lr": config.lr} if "lr" in changed
                                           else state["optimizer"], config.device)
