@@ -15,8 +15,8 @@ def layer_flops(layer, in_shape, out_shape):
 def summary(model, input_size):
     """Rows (name, layer, output shape, parameters, FLOPs, output bytes) for one image of ``input_size``,
     (C, H, W) or torchinfo's (N, C, H, W) (the table is per image, whatever N), found by running one
-    forward pass in eval mode; returns (rows, text) where text is a printable table with totals.
-    Also ``model.summary(input_size)``."""
+    forward pass in eval mode. Returns a ``ModelSummary``: printed (or shown by a notebook) it is the table
+    with totals, as torchinfo's; ``rows, text = summary(...)`` unpacks it. Also ``model.summary(input_size)``."""
     if len(input_size) not in (3, 4):
         raise ValueError(f"summary: input_size is (C, H, W) or (N, C, H, W), got {tuple(input_size)}")
     x = np.zeros((1, *input_size[-3:]), dtype=model.parameters()[0].dtype)
@@ -42,4 +42,22 @@ def summary(model, input_size):
               for n, t, s, p, f, m in rows]
     lines += ["-" * len(header), f"{'total':<{name_width}} {'':<{type_width}} {'':>16} {sum(r[3] for r in rows):>12,} "
                                  f"{sum(r[4] for r in rows):>15,} {sum(r[5] for r in rows) / 1024:>11,.0f}"]
-    return rows, "\n".join(lines)
+    return ModelSummary(rows, "\n".join(lines))
+
+
+class ModelSummary:
+    """The table of ``summary``: ``.rows`` (one tuple per layer) and ``.text``; prints as the text."""
+
+    def __init__(self, rows, text):
+        self.rows, self.text = rows, text
+
+    def __iter__(self):  # rows, text = summary(...)
+        return iter((self.rows, self.text))
+
+    def __getitem__(self, i):  # summary(...)[0]: the rows, as when it was a pair
+        return (self.rows, self.text)[i]
+
+    def __str__(self):
+        return self.text
+
+    __repr__ = __str__

@@ -80,3 +80,11 @@ def test_a_224_input_says_that_alexnet_needs_227(alexnet):
     with pytest.raises(ValueError, match="227") as err:
         alexnet.eval().forward(np.zeros((1, 3, 224, 224), np.float32))
     assert "\n" not in str(err.value)
+
+
+def test_a_summary_prints_as_its_table_and_unpacks():
+    net = minialex.alexnet()
+    table = minialex.summary(net, (1, 3, 227, 227))
+    rows, text = table
+    assert str(table) == repr(table) == text and text.splitlines()[0].startswith("layer")
+    assert len(rows) == len(net.layers) and "60,965,224" in text
