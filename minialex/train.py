@@ -37,6 +37,7 @@ from .backend import default_device
 from .config import (WHERE_IT_RUNS, TrainConfig, add_options, check_config, check_values, given_options,
                      option_name)
 from .distributed import KINDS, leave, make_parallel
+from .data import load_dataset
 from .evaluation import evaluate, load_validation_set, one_class_warning
 from .fast.chunks import threads
 from .run_files import CHECKPOINT, check_run_dir, run_lock
@@ -64,6 +65,8 @@ def build_parser():
     flag("--eval-only", "test the network in --out (its checkpoint, else its model.npz; or a model.npz given as "
          "--out) on the validation set and exit", action="store_true")
     flag("--ten-crop", "with --eval-only: also the paper's ten-crop test", action="store_true")
+    flag("--train-error", "with --eval-only: also the error on the training images themselves (centre crops, "
+         "dropout off), to see how much the network overfits them", action="store_true")
     flag("--no-progress", "no progress bars (for logs)", action="store_true")
     flag("--parallel", "share the training among the processes that mpiexec starts: data (each computes part "
          "of every batch) or model (AlexNet split over two, as in the paper, section 3.2)", "none",
@@ -99,15 +102,17 @@ def run(a):
     parallel = make_parallel(a.parallel or "none")
     if not parallel.is_main:  # one process prints
         sys.stdout = open(os.devnull, "w")
-    if a.ten_crop and not a.eval_only:
-        raise ValueError("--ten-crop is a test of a trained run: use it with --eval-only")
+    for option, given_it in (("--ten-crop", a.ten_crop), ("--train-error", a.train_error)):
+        if given_it and not a.eval_only:
+            raise ValueError(f"{option} is a test of a trained run: use it with --eval-only")
     if (a.eval_only or a.resume) and a.out is None:
         raise ValueError("--resume and --eval-only need --out, the run directory")
     if a.eval_only:
         unused = [option_name(k) for k in given if k not in WHERE_IT_RUNS]
         if unused:
             raise ValueError(f"--eval-only evaluates the run as it was saved, so {', '.join(unused)} cannot apply")
-        return evaluate_run(a.out, given, a.ten_crop, parallel, progress=not a.no_progress)
+        return evaluate_run(a.out, given, a.ten_crop, parallel, progress=not a.no_progress,
+                            train_error=a.train_error)
     out = a.out or parallel.from_main(os.path.join("runs", f"{given.get('model', 'figure1')}-"
                                                            f"{given.get('dataset', 'embedded')}-"
                                                            f"{time.strftime('%Y%m%d-%H%M%S')}"))
@@ -147,7 +152,7 @@ def describe(trainer):
         print(f"resuming after epoch {trainer.epoch}")
 
 
-def evaluate_run(run_dir, where, ten_crops, parallel, progress=True):
+def evaluate_run(run_dir, where, ten_crops, parallel, progress=True, train_error=False):
     """--eval-only: the network of a run directory (its checkpoint, else its model.npz), or of a run's
     model.npz given as --out, on the validation set. It needs that file and the validation images, no
     training image. ``where``: the options given of WHERE_IT_RUNS (--device, and where the data set is now)."""
@@ -166,6 +171,13 @@ def evaluate_run(run_dir, where, ten_crops, parallel, progress=True):
         if warning:
             print(f"\nwarning: {warning}")
         print(f"{test.name} (validation, {name}): top-1 error {r['top1_error']:.4f}  "
+              f"top-5 error {r['top5_error']:.4f}  loss {r['loss']:.4f}")
+    if train_error:  # the training images as the network saw none of them: no random crop, flip or dropout
+        train = load_dataset(config.dataset, config.data_dir, config.download, seed=config.seed,
+                             val_dir=config.val_dir, subset=config.subset, progress=progress,
+                             skip_bad_images=config.skip_bad_images)[0]
+        r = evaluate(model, train, saved.mean, saved.crop, config.device, False, progress=progress)
+        print(f"{train.name} (training images, centre crop): top-1 error {r['top1_error']:.4f}  "
               f"top-5 error {r['top5_error']:.4f}  loss {r['loss']:.4f}")
     return 0
 

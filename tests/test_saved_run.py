@@ -95,3 +95,12 @@ def test_eval_only_and_visualize_need_no_training_images(tmp_path, monkeypatch, 
     (other / "train").mkdir()
     assert train.main(["--out", out, "--eval-only", "--data-dir", str(other), "--no-progress"]) == 1
     assert "(ants, wasps) are not those the run was trained on (ants, bees)" in capsys.readouterr().err
+
+
+def test_train_error_tests_the_runs_own_training_images(embedded_run, capsys):
+    run_dir, run = embedded_run
+    assert train.main(["--out", str(run_dir), "--eval-only", "--train-error", "--no-progress"]) == 0
+    line = next(l for l in capsys.readouterr().out.splitlines() if "training images" in l)
+    expected = run.evaluate(run.train_set)  # the 300 images it trained on, centre crops, dropout off
+    assert f"top-1 error {expected['top1_error']:.4f}" in line
+    assert train.main(["--out", str(run_dir), "--train-error", "--no-progress"]) == 1  # a test: --eval-only only
