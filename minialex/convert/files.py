@@ -31,7 +31,7 @@ def digest(path, algorithm):
     return h.hexdigest()
 
 
-def fetch(url, path, algorithm=None, expected=None):
+def fetch(url, path, algorithm=None, expected=None, progress=True):
     """Download ``url`` to ``path`` unless it is there, with a progress bar; where a digest is published,
     the file's ``algorithm`` digest must start with ``expected`` (torchvision publishes the first 8 hex
     digits of the SHA-256 in the file's name, BVLC the whole SHA-1). Nothing is kept of a failed or
@@ -41,7 +41,7 @@ def fetch(url, path, algorithm=None, expected=None):
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(path) as out:
-        _stream(url, out, path)
+        _stream(url, out, path, progress)
         out.flush()
         if expected is not None and not digest(out.name, algorithm).startswith(expected):
             raise ValueError(f"the download of {url} does not have the published {algorithm} {expected}: it was "
