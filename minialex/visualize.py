@@ -352,7 +352,9 @@ def plot_neighbours(model, query_images, query_labels, train_images, train_label
     images whose last-hidden-layer feature vectors (``features``) are nearest to
     its own in Euclidean distance, nearest first, with their labels (green where
     the label matches the query's) and distances. ``train_features`` may be
-    passed to skip recomputing them. Returns ``path``."""
+    passed to skip recomputing them. Beside the picture, ``<path>.json`` records every
+    neighbour's class and distance and how many share their query's class, counted from
+    the labels rather than read off the picture. Returns ``path``."""
     query_labels, train_labels = np.asarray(query_labels), np.asarray(train_labels)
     q = image_features(model, query_images, mean, crop, batch_size)
     if train_features is None:
@@ -374,13 +376,26 @@ def plot_neighbours(model, query_images, query_labels, train_images, train_label
             same = train_labels[t] == query_labels[i]
             ax.set_title(classes[train_labels[t]], fontsize=8, color="green" if same else "red")
             ax.set_xlabel(f"d = {dist[i, j]:.3g}", fontsize=7)
+    same_class = train_labels[idx] == query_labels[:, None]  # (n, k)
+    _write_neighbour_counts(path, query_labels, train_labels[idx], dist, same_class, classes)
     fig.suptitle((title or f"the {k} training images nearest in last-hidden-layer features "
                            f"({train_features.shape[1]} values)") +
+                 f"; {int(same_class.sum())} of {same_class.size} share the test image's class" +
                  "\nd: Euclidean distance between the test image's feature vector and the training image's",
                  fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=DPI)
     return path
+
+
+def _write_neighbour_counts(path, query_labels, neighbour_labels, dist, same_class, classes):
+    import json
+    record = {"same_class": int(same_class.sum()), "neighbours": int(same_class.size),
+              "queries": [{"class": classes[q], "same_class": int(row.sum()),
+                           "neighbours": [{"class": classes[t], "distance": float(d)} for t, d in zip(ts, ds)]}
+                          for q, ts, ds, row in zip(query_labels, neighbour_labels, dist, same_class)]}
+    with open(os.path.splitext(str(path))[0] + ".json", "w") as f:
+        json.dump(record, f, indent=1)
 
 
 # -- the command line ----------------------------------------------------------------------

@@ -141,3 +141,16 @@ def test_learning_curves_mark_the_learning_rate_drops(tmp_path):
     assert _is_png(tmp_path / "c.png")
     plot_learning_curves(history[:1], [{"epoch": 0.5, "train_error": 0.9, "train_loss": 2.2}], tmp_path / "one.png")
     assert _is_png(tmp_path / "one.png")
+
+
+def test_neighbours_are_counted_from_the_labels(run_dir, tmp_path):
+    import json
+    out = tmp_path / "neighbours.png"
+    assert visualize.main(["neighbours", str(run_dir), "--out", str(out), "--n", "3", "--k", "4"]) == 0
+    record = json.loads((tmp_path / "neighbours.json").read_text())
+    assert record["neighbours"] == 12 and len(record["queries"]) == 3
+    assert record["same_class"] == sum(q["same_class"] for q in record["queries"])
+    for q in record["queries"]:
+        assert q["same_class"] == sum(n["class"] == q["class"] for n in q["neighbours"])
+        distances = [n["distance"] for n in q["neighbours"]]
+        assert distances == sorted(distances)
