@@ -83,14 +83,3 @@ def to_numpy(x):
 def device_of(x):
     """``"gpu"`` for a CuPy array, ``"cpu"`` otherwise."""
     return "gpu" if get_array_module(x) is not np else "cpu"
-
-
-def seed(value):
-    """Seed NumPy's and (if present) CuPy's global generators.
-
-    minialex itself draws from explicit ``np.random.Generator`` objects, so this
-    only matters for user code that relies on the global generators.
-    """
-    np.random.seed(value)
-    if gpu_available():
-        cupy.random.seed(value)

@@ -27,7 +27,8 @@ from minialex.layers import SoftmaxCrossEntropy
 from minialex.models import alexnet
 from minialex.optim import SGD
 from minialex.train import main
-from minialex.trainer import TrainConfig, Trainer
+from minialex.config import TrainConfig
+from minialex.trainer import Trainer
 
 
 def toy_data(n=96, size=12):

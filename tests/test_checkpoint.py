@@ -12,7 +12,8 @@ import pytest
 from minialex import checkpoint, train, visualize
 from minialex.data import ArrayDataset
 from minialex.run_files import CHECKPOINT
-from minialex.trainer import TrainConfig, Trainer
+from minialex.config import TrainConfig
+from minialex.trainer import Trainer
 
 
 def assert_same(a, b, where="state"):

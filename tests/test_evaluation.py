@@ -2,7 +2,8 @@
 import numpy as np
 
 from minialex.data import ArrayDataset, center_crop, ten_crop
-from minialex.trainer import TrainConfig, Trainer
+from minialex.config import TrainConfig
+from minialex.trainer import Trainer
 
 
 def toy_trainer(tmp_path):

@@ -4,7 +4,7 @@ import pytest
 
 from minialex.layers import Dropout, LocalResponseNorm, MaxPool2d
 from minialex.models import alexnet, build_model, figure1_net
-from minialex.trainer import TrainConfig
+from minialex.config import TrainConfig
 from minialex.summary import summary
 
 

@@ -10,7 +10,8 @@ from minialex import checkpoint, saved_model, train, trainer as trainer_module, 
 from minialex.data.batches import model_input
 from minialex.run_files import CHECKPOINT
 from minialex.saved_model import load_model
-from minialex.trainer import TrainConfig, Trainer
+from minialex.config import TrainConfig
+from minialex.trainer import Trainer
 
 from test_trainer import config, toy_data, write_the_old_layout
 

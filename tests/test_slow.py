@@ -10,7 +10,8 @@ from minialex.data import center_crop, load_cifar10, load_image_folder
 from minialex.layers import SoftmaxCrossEntropy
 from minialex.models import alexnet
 from minialex.optim import SGD
-from minialex.trainer import TrainConfig, Trainer
+from minialex.config import TrainConfig
+from minialex.trainer import Trainer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SAMPLE = str(CIFAR10_SAMPLE)

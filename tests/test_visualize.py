@@ -4,7 +4,8 @@ import pytest
 
 from minialex import visualize
 from minialex.layers import Conv2d, Dropout, Flatten, Linear, ReLU, Sequential
-from minialex.trainer import TrainConfig, Trainer
+from minialex.config import TrainConfig
+from minialex.trainer import Trainer
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

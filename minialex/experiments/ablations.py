@@ -24,7 +24,8 @@ from matplotlib.figure import Figure  # no pyplot: never touches the backend of 
 from ..data import load_dataset
 from ..run_files import CHECKPOINT
 from ..config import HelpFormatter, add_options, given_options
-from ..trainer import TrainConfig, Trainer
+from ..config import TrainConfig
+from ..trainer import Trainer
 
 CLAIMS = {  # claim: (what it tests, paper section, config when on, config when off)
     "lrn": ("local response normalisation", "3.3", {"lrn": True}, {"lrn": False}),

@@ -39,7 +39,8 @@ from .. import checkpoint
 from ..data import load_dataset
 from ..run_files import CHECKPOINT
 from ..config import HelpFormatter, add_options, given_options
-from ..trainer import TrainConfig, Trainer, TrainingDiverged
+from ..config import TrainConfig
+from ..trainer import Trainer, TrainingDiverged
 
 STYLE = {"relu": dict(ls="-", color="k", label="ReLU"), "tanh": dict(ls="--", color="k", label="tanh")}
 

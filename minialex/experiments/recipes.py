@@ -33,7 +33,8 @@ from ..data.batches import model_input
 from ..models import INITS, alexnet
 from ..run_files import CHECKPOINT
 from ..config import HelpFormatter, add_options, given_options
-from ..trainer import TrainConfig, Trainer, TrainingDiverged
+from ..config import TrainConfig
+from ..trainer import Trainer, TrainingDiverged
 
 RECIPES = {  # name: (what changes against the paper, TrainConfig fields)
     "paper": ("nothing: section 5 as written", {}),
