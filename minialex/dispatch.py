@@ -6,8 +6,8 @@ compute the same numbers, with the same signatures:
 
     operation   CPU                                      GPU (CuPy)
     conv2d      cpu-rows (stride 1) or cpu-im2col        gpu-im2col: CUDA im2col/col2im
-    maxpool2d   the reference's steps, a chunk at a time  a CUDA kernel per pass
-    avgpool2d   the reference's steps, a chunk at a time  the reference
+    maxpool2d   the windows in place, a chunk at a time  a CUDA kernel per pass
+    avgpool2d   the windows in place, a chunk at a time  the reference
     lrn         the formula in place, a chunk at a time  a CUDA kernel per pass
     linear      blocks of W on every core                the reference (one cuBLAS product)
     dropout_mask  the reference (NumPy draws it)         a CUDA kernel draws it
