@@ -42,7 +42,8 @@ from .evaluation import evaluate, load_validation_set, one_class_warning
 from .fast.chunks import threads
 from .run_files import CHECKPOINT, check_run_dir, run_lock
 from .saved_model import load_model
-from .trainer import Trainer, TrainingInterrupted
+from .signals import TrainingInterrupted
+from .trainer import Trainer
 
 
 def build_parser():

@@ -7,8 +7,10 @@ run stop anywhere (Ctrl-C included) and continue bit for bit.
 
 The loop is this file; the rest of a run has a file each: its options
 (``config``), the files of its directory and their lock (``run_files``), where
-it stands inside an epoch (``run_state``), testing (``evaluation``), its
-network from the checkpoint alone (``saved_model.load_model``).
+it stands inside an epoch (``run_state``), continuing from its checkpoint
+(``run_checkpoint``), the warnings and the stop when it goes wrong (``guard_rails``),
+Ctrl-C and SIGTERM (``signals``), testing (``evaluation``), its network from
+the checkpoint alone (``saved_model.load_model``).
 
 Reproducibility: the shuffle and the augmentation of epoch e come from
 generators seeded by (seed, e); dropout's generators, the momentum buffers and
@@ -20,7 +22,8 @@ its checkpoint (tests/test_reliability.py checks each point):
 
 * Ctrl-C (SIGINT) or SIGTERM only asks ``fit`` to stop after the current batch;
   it saves a checkpoint there and raises ``TrainingInterrupted``. Further
-  signals are ignored until then, so no checkpoint ever holds half an update.
+  signals are ignored until then, so no checkpoint ever holds half an update
+  (``signals``).
 * One process at a time trains in a run directory (``run_lock``). The lock
   dies with its process, kill -9 included, and whoever takes it next removes
   the temporary files of a write that a kill -9 cut short.
@@ -32,46 +35,29 @@ its checkpoint (tests/test_reliability.py checks each point):
 import contextlib
 import dataclasses
 import json
-import math
 import os
-import signal
-import threading
 import time
 
 import numpy as np
 from tqdm import tqdm
 
-from . import checkpoint, weights
-from .backend import get_array_module, to_device, to_numpy
-from .config import (CHANGEABLE_ON_RESUME, SCHEDULES, WHERE_IT_RUNS, TrainConfig, check_config, input_problem,
-                     input_size, option_name, smallest_input)
+from . import run_checkpoint, weights
+from .backend import to_device, to_numpy
+from .config import TrainConfig  # noqa: F401  (``from minialex.trainer import TrainConfig`` still works: README)
+from .config import SCHEDULES, check_config, input_size
 from .data import TrainingInput, epoch_order, load_dataset
 from .distributed import OneProcess
-from .evaluation import ONE_CLASS_FRACTION, advise_caffe_init, evaluate, one_class_warning
+from .evaluation import evaluate
+from .guard_rails import GuardRails, check_input_size, diverged, out_of_memory, weights_finite
 from .layers import SoftmaxCrossEntropy
 from .models import build_model
 from .optim import OPTIMIZERS, warmup_factor
-from .run_files import CHECKPOINT, check_config_json, run_lock, write_metrics, write_text
-from .run_check import check_fits, load_run_state
+from .run_files import CHECKPOINT, run_lock, write_metrics, write_text
 from .run_state import EpochProgress
-
-
-class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite, or stayed far above its starting value, or the weights became NaN or
-    infinite."""
-
-
-class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C (SIGINT) or SIGTERM stopped ``fit`` between two batches, after it saved a checkpoint.
-    ``signum`` says which signal (the command line exits with 128 + signum: 130 or 143)."""
-
-    def __init__(self, signum):
-        super().__init__(signal_name(signum))
-        self.signum = signum
-
-
-def signal_name(signum):
-    return "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+from .signals import interrupted, stop_between_steps
+# The errors fit() raises, importable from here beside Trainer (the experiments and older code do):
+from .guard_rails import TrainingDiverged  # noqa: F401
+from .signals import TrainingInterrupted  # noqa: F401
 
 
 class Trainer:
@@ -81,7 +67,6 @@ class Trainer:
         self.parallel = parallel or OneProcess()  # how processes share the work (minialex.distributed)
         if not self.parallel.is_main:  # one process prints, draws the progress bars and writes the files
             self.progress, self.log = False, lambda message: None
-        self.warned = set()         # each guard-rail warning is given once per process
         if data is None:
             data = load_dataset(config.dataset, config.data_dir, config.download, config.subset, config.seed,
                                 config.val_dir, log=log, progress=self.progress, skip_bad_images=config.skip_bad_images)
@@ -89,9 +74,10 @@ class Trainer:
             data = (data[0].subset(config.subset, seed=config.seed), data[1])
         self.train_set, self.test_set = data
         classes = len(self.train_set.classes)
+        self.guard_rails = GuardRails(config, classes, self.log)  # after the log is chosen: one process warns
         if config.subset and config.subset < classes:
-            self._warn("subset", f"--subset {config.subset} is smaller than the number of classes ({classes}): "
-                                 "some classes get no training image, so the network cannot learn them")
+            self.guard_rails.warn("subset", f"--subset {config.subset} is smaller than the number of classes "
+                                  f"({classes}): some classes get no training image, so the network cannot learn them")
         c, h, w = self.train_set.images.shape[1:]
         if input_size(config, h) > min(h, w):  # before anything is sized by the crop
             raise ValueError(f"--crop {config.crop} is larger than the {h}x{w} images of {self.train_set.name}")
@@ -99,7 +85,7 @@ class Trainer:
                                        config.pca_lighting)
         self.mean, self.crop = self.inputs.mean, self.inputs.crop
         self.model = build_model(config, c, classes, self.crop)
-        self._check_input_size()
+        check_input_size(self.model, self.crop, config)
         self.architecture = weights.architecture(self.model)  # the whole network's, for model.npz
         self.model = self.parallel.model(self.model)  # the model split: this process's half of it
         self.model.to(config.device)
@@ -112,18 +98,7 @@ class Trainer:
         self.position = None    # where an interrupted epoch stopped: an EpochProgress
         self.stopped = False
         self.saved = None       # (epoch, batch) that the last checkpoint holds; None: none saved
-        self.signal_received = None  # set by Ctrl-C or SIGTERM; honoured between two batches
-        self.high_loss_batches = 0   # consecutive batches with a loss far above chance's
-        self.diverging_batches = 0   # consecutive batches with a loss far above its starting value
-
-    def _check_input_size(self):
-        """The network must take the crop (AlexNet's fc6 fixes its size); that the crop fits in the images
-        is checked before the network is built."""
-        problem = input_problem(self.model, self.crop)
-        if problem:
-            n = smallest_input(self.config.model, self.config.overlap)
-            raise ValueError(f"{self.config.model} cannot take {self.crop}x{self.crop} inputs ({problem}); the "
-                             f"smallest input it accepts is {n}x{n}: choose a --crop it takes")
+        self.signal_received = None  # set by Ctrl-C or SIGTERM (``signals``); honoured between two batches
 
     # -- batches ----------------------------------------------------------------
 
@@ -143,20 +118,17 @@ class Trainer:
             errors = int(to_numpy((logits.argmax(axis=1) != y).sum()))
             self.model.backward(self.loss_fn.backward())
             loss, errors = self.parallel.reduce(loss, errors)  # data parallelism: all processes' gradients averaged
-            self._watch_loss(loss, where)
+            first = self.points[0]["train_loss"] if self.points else None  # the first epoch's first window
+            problem = self.guard_rails.watch_loss(loss, first, self.optimizer.lr, where)
+            if problem:
+                raise diverged(problem, self.optimizer.lr, self.run_dir, self.saved)
             self.optimizer.step(lr)
         except MemoryError as err:  # NumPy's and CuPy's out-of-memory errors are both MemoryErrors
-            raise MemoryError(f"out of memory in the training step ({where}) with --batch-size "
-                              f"{self.config.batch_size}: start a new run with a smaller batch, e.g. --batch-size "
-                              f"{max(1, self.config.batch_size // 2)} (a resumed run keeps its batch size)") from err
-        if not self._weights_finite():
-            raise self._diverged(f"the weights became NaN or infinite in the update of {where}")
+            raise out_of_memory(where, self.config.batch_size) from err
+        if not weights_finite(self.model):
+            raise diverged(f"the weights became NaN or infinite in the update of {where}", self.optimizer.lr,
+                           self.run_dir, self.saved)
         return loss, errors
-
-    def _weights_finite(self):
-        """Checked after every update, so that no checkpoint is ever saved with NaN or infinite weights."""
-        weights = list(self.model.named_parameters().values())
-        return all(bool(get_array_module(w).isfinite(w).all()) for w in weights)
 
     # -- one epoch ----------------------------------------------------------------
 
@@ -165,9 +137,8 @@ class Trainer:
         recorded point; returning True ends training there. Returns the epoch's statistics, or None when a
         signal stopped it between two batches (``self.position`` says where)."""
         cfg, epoch = self.config, self.epoch
-        n = len(self.train_set)
-        order = epoch_order(n, cfg.seed, epoch)
-        starts = list(range(0, n, cfg.batch_size))
+        order = epoch_order(len(self.train_set), cfg.seed, epoch)
+        starts = list(range(0, len(self.train_set), cfg.batch_size))
         progress = self.position or EpochProgress.start(cfg.seed, epoch)
         rng = np.random.default_rng()
         rng.bit_generator.state = progress.rng_state
@@ -202,65 +173,6 @@ class Trainer:
         return {"train_loss": progress.loss_sum / progress.seen, "train_error": progress.error_sum / progress.seen,
                 "images_per_s": trained / (time.perf_counter() - tick)}
 
-    # -- guard rails ----------------------------------------------------------------
-
-    HIGH_LOSS_FACTOR = 3      # "far above chance": this many times ln(classes)
-    HIGH_LOSS_BATCHES = 5     # for this many batches in a row
-    DIVERGED_FACTOR = 10      # "diverged": this many times both the first recorded loss and ln(classes)
-    DIVERGED_BATCHES = 10     # for this many batches in a row
-
-    def _warn(self, key, message):
-        if key not in self.warned:
-            self.warned.add(key)
-            self.log(f"\nwarning: {message}")
-
-    def _watch_loss(self, loss, where):
-        """A loss far above ln(classes), the loss of guessing, means the updates overshoot: a warning. Far
-        above where it started as well, for several batches, the run has diverged: it stops."""
-        classes = len(self.train_set.classes)
-        chance = math.log(classes)
-        if not math.isfinite(loss):
-            raise self._diverged(f"the loss became {loss} at {where}")
-        self.high_loss_batches = self.high_loss_batches + 1 if loss > self.HIGH_LOSS_FACTOR * chance else 0
-        if self.high_loss_batches == self.HIGH_LOSS_BATCHES:
-            self._warn("high loss", (
-                f"the training loss has been above {self.HIGH_LOSS_FACTOR} x ln({classes}) = "
-                f"{self.HIGH_LOSS_FACTOR * chance:.1f} for {self.HIGH_LOSS_BATCHES} batches (now {loss:.1f}, "
-                f"{where}): the updates overshoot. Try a lower --lr (now {self.optimizer.lr:g}), a warm-up "
-                "(--warmup 1)" +
-                (", or --init caffe (see results/imagenette/README.md)" if advise_caffe_init(self.config) else "")))
-        first = self.points[0]["train_loss"] if self.points else None  # the first epoch's first window
-        limit = self.DIVERGED_FACTOR * max(first, chance) if first is not None else math.inf
-        self.diverging_batches = self.diverging_batches + 1 if loss > limit else 0
-        if self.diverging_batches == self.DIVERGED_BATCHES:
-            raise self._diverged(
-                f"the training loss has been above {self.DIVERGED_FACTOR} x max(its first recorded value "
-                f"{first:.2f}, ln({classes}) = {chance:.2f}) = {limit:.1f} for {self.DIVERGED_BATCHES} batches "
-                f"(now {loss:.1f}, {where})")
-
-    def _diverged(self, what):
-        """The TrainingDiverged error for ``what`` happened, saying truthfully what the run directory keeps."""
-        lower = f"--lr {self.optimizer.lr / 10:g}"
-        advice = (f"Continue from it with a lower rate: python -m minialex.train --out {self.run_dir} --resume "
-                  f"{lower}" if self.saved else f"Start the run again with a lower rate, e.g. {lower}")
-        return TrainingDiverged(f"{what}: the learning rate {self.optimizer.lr:g} is probably too high. "
-                                f"{self._kept()} {advice}.")
-
-    def _kept(self):
-        """What the last checkpoint holds, in a sentence."""
-        if self.saved is None:
-            return f"No checkpoint was saved in {self.run_dir}: the run stopped before its first epoch ended."
-        epoch, batch = self.saved
-        return (f"The checkpoint in {self.run_dir} holds the run " +
-                (f"at epoch {epoch + 1}, batch {batch}." if batch else f"after epoch {epoch}."))
-
-    def warn_if_one_class(self, result):
-        """Warn (once) if the network gives (nearly) every image the same class. ``result``: what
-        ``evaluate`` returned."""
-        message = one_class_warning(result, len(self.train_set.classes), self.config)
-        if message:
-            self._warn("one class", message)
-
     def _record_point(self, progress, num_batches, stop):
         """Every 1/points_per_epoch of an epoch, record the training error of the
         batches since the last point (the running error, as cuda-convnet printed it)."""
@@ -288,7 +200,7 @@ class Trainer:
         self.signal_received = None
         writes = self.parallel.is_main  # one process writes the run's files
         with run_lock(self.run_dir, self.log) if writes else contextlib.nullcontext(), \
-                self._signals_stop_between_batches():
+                stop_between_steps(self):
             if writes:
                 write_text(os.path.join(self.run_dir, "config.json"),
                             json.dumps(dataclasses.asdict(self.config), indent=1))
@@ -298,7 +210,8 @@ class Trainer:
                 tick = time.perf_counter()
                 stats = self.train_epoch(stop)
                 if stats is None or self.stopped:  # stopped between two batches: save where the epoch stands
-                    self._save_all()
+                    self.save()
+                    self.write_metrics()
                     break
                 self.epoch += 1
                 self._end_epoch(stats, time.perf_counter() - tick)
@@ -306,38 +219,9 @@ class Trainer:
                     and not self.signal_received:
                 os.remove(os.path.join(self.run_dir, CHECKPOINT))  # the run is over: model.npz stays
             if self.parallel.agree(self):
-                self.log(f"\ninterrupted by {signal_name(self.signal_received)}. {self._kept()} "
-                         f"Continue with: python -m minialex.train --out {self.run_dir} --resume")
-                raise TrainingInterrupted(self.signal_received)
+                raise interrupted(self.signal_received, self.log, run_checkpoint.kept(self.run_dir, self.saved),
+                                  self.run_dir)
         return self.history
-
-    @contextlib.contextmanager
-    def _signals_stop_between_batches(self):
-        """While training, Ctrl-C (SIGINT) and SIGTERM only ask the loop to stop after the current batch (or
-        after the validation and checkpoint under way), where fit() saves. Further signals are ignored until
-        then: a second Ctrl-C in the middle of an update or of the save would leave weights that no
-        checkpoint describes. (kill -9 cannot be caught: the renamed writes and run_lock cover it.)"""
-        if threading.current_thread() is not threading.main_thread():  # Python runs handlers in the main thread
-            yield
-            return
-
-        def request_stop(signum, frame):
-            if self.signal_received:
-                return
-            self.signal_received = signum
-            try:
-                self.log(f"\n{signal_name(signum)}: stopping after the current step (a batch, or the validation "
-                         "and checkpoint under way) to save a checkpoint; until then further Ctrl-C and SIGTERM "
-                         "are ignored")
-            except RuntimeError:  # the signal came in the middle of a print, which cannot be re-entered
-                pass
-
-        previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            yield
-        finally:
-            for s, handler in previous.items():
-                signal.signal(s, handler)
 
     def _end_epoch(self, stats, seconds):
         record = {"epoch": self.epoch, "lr": self.optimizer.lr, **stats, "seconds": seconds}
@@ -345,21 +229,14 @@ class Trainer:
             val = self.evaluate()
             record.update(val_loss=val["loss"], val_top1_error=val["top1_error"], val_top5_error=val["top5_error"],
                           val_top_class_share=val["top_class_share"])
-            # Early on a network may well answer one class for a while: warn when it persists (two epochs
-            # in a row) or when the run ends that way.
             previous = self.history[-1].get("val_top_class_share", 0) if self.history else 0
-            if min(previous, val["top_class_share"]) >= ONE_CLASS_FRACTION or self.epoch == self.config.epochs:
-                self.warn_if_one_class(val)
+            self.guard_rails.after_validation(val, previous, self.epoch == self.config.epochs)
             self.schedule.step(self.optimizer, self.epoch, val["top1_error"])
         else:
             self.schedule.step(self.optimizer, self.epoch, None)
         self.history.append(record)
         self.log(format_epoch(record, self.config.epochs))
-        self._save_all()
-
-    def _save_all(self):
-        """The checkpoint first, then the files made from it."""
-        self.save()
+        self.save()  # the checkpoint first, then the files made from it
         self.write_metrics()
 
     def write_metrics(self):
@@ -368,71 +245,19 @@ class Trainer:
             title = f"{self.config.model} ({self.config.activation}) on {self.train_set.name}"
             write_metrics(self.run_dir, self.history, self.points, title if self.config.validate else None)
 
-    def state(self):
-        """What a checkpoint holds: everything to continue the run, and (mean, crop, classes, trained_on
-        and the config's model options) everything to use its network without the training set
-        (``load_model``)."""
-        return {"config": dataclasses.asdict(self.config), "model": checkpoint.model_state(self.model),
-                "optimizer": self.optimizer.state_dict(), "schedule": self.schedule.state_dict(),
-                "epoch": self.epoch, "history": self.history, "points": self.points,
-                "position": dataclasses.asdict(self.position) if self.position else None, "stopped": self.stopped,
-                "classes": self.train_set.classes, "mean": self.mean, "crop": self.crop,
-                "trained_on": self.train_set.name}
-
     def save(self):
-        state = self.parallel.full_state(self.state())  # the whole model's state, from every process
-        if self.parallel.is_main:
-            checkpoint.save(os.path.join(self.run_dir, CHECKPOINT), state)
-            if self.config.keep != "checkpoint":
-                self.export(state)
-        self.saved = self._place()
-
-    def export(self, state):
-        """model.npz: the network's weights alone (``minialex.weights``), with the mean image, crop, class
-        names and the run's options, which is what ``load_model`` needs to use it."""
-        model = state["model"]  # checkpoint.model_state of the whole network: its state dict, in two parts
-        weights.write(os.path.join(self.run_dir, weights.RUN_FILE), self.architecture,
-                      {**model["params"], **model.get("buffers", {})}, self.mean, self.crop, self.train_set.classes,
-                      self.config.half_weights, state["config"], self.epoch, self.train_set.name)
-
-    def _place(self):
-        """(epoch, batch): where the run stands (batch 0: between two epochs)."""
-        return self.epoch, self.position.batch if self.position else 0
+        """The checkpoint and model.npz (``run_checkpoint.save``)."""
+        self.saved = run_checkpoint.save(self)
 
     @classmethod
     def resume(cls, run_dir, data=None, progress=True, log=print, parallel=None, **changes):
-        """Rebuild a run from its checkpoint. ``changes``: TrainConfig fields, e.g. ``epochs=20`` to extend
-        the run, ``data_dir=...`` where the data set is now; None keeps the run's value. The fields of
-        CHANGEABLE_ON_RESUME and WHERE_IT_RUNS may change, and each change is logged; another value for any
-        other field is refused, because the checkpoint is a state of the run that they define."""
-        state = load_run_state(os.path.join(run_dir, CHECKPOINT))  # its structure checked (run_check)
-        config = TrainConfig(**state["config"])
-        check_config_json(run_dir, config)
-        changed = {k: v for k, v in changes.items() if v is not None and v != getattr(config, k)}
-        refused = [k for k in changed if k not in CHANGEABLE_ON_RESUME + WHERE_IT_RUNS]
-        if refused:
-            raise ValueError("a resumed run keeps its own " + ", ".join(
-                f"{option_name(k)} (the run's {getattr(config, k)!r}, asked for {changed[k]!r})" for k in refused)
-                + f": the checkpoint in {run_dir} is a state of the run they define. Leave them out, or start a "
-                "new run (another --out) to train with them")
-        for k, v in changed.items():
-            was = state["optimizer"]["lr"] if k == "lr" else getattr(config, k)  # the rate may have dropped
-            log(f"resuming with {option_name(k)} {v} (the run had {was})")
-        config = dataclasses.replace(config, **changed)
+        """Rebuild a run from its checkpoint (``minialex.run_checkpoint``). ``changes``: TrainConfig fields, e.g.
+        ``epochs=20`` to extend the run, ``data_dir=...`` where the data set is now; None keeps the run's
+        value. Only the fields of CHANGEABLE_ON_RESUME and WHERE_IT_RUNS may change."""
+        state, config, changed = run_checkpoint.read_run(run_dir, changes, log)
         trainer = cls(config, run_dir, data=data, progress=progress, log=log, parallel=parallel)
-        state = trainer.parallel.local_state(state)  # the model split: this process's half of the checkpoint
-        check_fits(state, trainer, os.path.join(run_dir, CHECKPOINT))
-        checkpoint.load_model_state(trainer.model, state["model"])
-        trainer.optimizer.load_state_dict({**state["optimizer"], "lr": config.lr} if "lr" in changed
-                                          else state["optimizer"], config.device)
-        # The new schedule has the new options; the checkpoint gives it the rest (best error, drops so far).
-        trainer.schedule.load_state_dict({k: v for k, v in state["schedule"].items() if k not in changed})
-        for key in ("epoch", "history", "points", "stopped"):
-            setattr(trainer, key, state[key])
-        trainer.position = EpochProgress.from_state(state["position"]) if state["position"] else None
-        trainer.saved = trainer._place()
+        run_checkpoint.restore(trainer, state, changed)
         return trainer
-
 
 def format_epoch(h, total_epochs):
     line = (f"epoch {h['epoch']:>3}/{total_epochs}  lr {h['lr']:.2g}  train loss {h['train_loss']:.4f}  "

@@ -9,7 +9,7 @@ import shlex
 import numpy as np
 import pytest
 
-from minialex import checkpoint, train, visualize
+from minialex import checkpoint, run_checkpoint, train, visualize
 from minialex.data import ArrayDataset
 from minialex.run_files import CHECKPOINT
 from minialex.config import TrainConfig
@@ -123,7 +123,7 @@ def saved_run(tmp_path):
 
 
 def test_a_trainers_state_comes_back_exactly(saved_run):
-    assert_same(saved_run.state(), checkpoint.load(saved_run.run_dir / CHECKPOINT))
+    assert_same(run_checkpoint.state(saved_run), checkpoint.load(saved_run.run_dir / CHECKPOINT))
 
 
 def rewrite(path, change):

@@ -222,10 +222,10 @@ def test_training_learns_the_toy_problem_and_one_class_answers_get_a_warning(tmp
     fc.params["b"][:] = [0, 0, 5, 0]  # every image gets class "c"
     result = trainer.evaluate()
     assert result["top_class"] == "c" and result["top_class_share"] == 1.0 and result["images"] == 24
-    trainer.warn_if_one_class(result)
+    trainer.guard_rails.warn_if_one_class(result)
     assert any("predicts 'c' for 100% of the 24 validation images" in m for m in messages)
     messages.clear()
-    trainer.warned.clear()
+    trainer.guard_rails.warned.clear()
     trainer.config.epochs = 3
     trainer.fit()  # lr 0.01 does not undo a bias of 5 in one epoch: two one-class epochs in a row
     assert sum("predicts 'c'" in m for m in messages) == 1, "warned once, at the second epoch"
@@ -236,10 +236,10 @@ def test_training_learns_the_toy_problem_and_one_class_answers_get_a_warning(tmp
     learned.fit()
     assert learned.history[-1]["val_top1_error"] < 0.3
     result = learned.evaluate()
-    learned.warned.clear()
-    learned.log = messages.append
+    learned.guard_rails.warned.clear()
+    learned.guard_rails.log = messages.append
     messages.clear()
-    learned.warn_if_one_class(result)
+    learned.guard_rails.warn_if_one_class(result)
     assert result["top_class_share"] < 0.5 and messages == []
 
 
