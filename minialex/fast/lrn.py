@@ -5,9 +5,14 @@ The formula makes several passes over maps as big as the input (AlexNet's
 first LRN: 1.2 MB a sample); on a chunk of a sample or two they run in cache.
 Each step works in place on two arrays per chunk (d and d^-beta), where the
 reference's expressions make a new array per operation, and writes into its
-slice of one output: backward is then about three times faster. For the
-paper's beta the power d^-beta is taken with two square roots (see
-denominator_power). Same signatures, cache and numbers as the reference.
+slice of one output. Fewer temporaries leave glibc's allocator less to hand
+back to the system and fault in again: with glibc as it comes, the backward
+pass took 0.28-0.30 of the time of the same chunks computed with a new array
+per operation, and the same time with the allocator's trimming off
+(results/refactor-speed.md, commit cbd3130 against 87daabe). For the paper's
+beta the power d^-beta is taken with two square roots (see
+denominator_power). Same signatures, cache and numbers (to rounding) as the
+reference, minialex.functional.lrn (its loops: functional/naive.py, lrn_naive).
 """
 import numpy as np
 
@@ -41,6 +46,8 @@ def _denominator(a, size, alpha, k, beta):
 
 
 def lrn_forward(x, size=5, alpha=1e-4, beta=0.75, k=2.0, groups=1):
+    """out = a * d^-beta (paper section 3.3), as minialex.functional.lrn.lrn_forward:
+    x (N, C, H, W) -> (out (N, C, H, W), cache)."""
     a = grouped(x, groups)
     out = np.empty_like(a)
 
@@ -52,8 +59,8 @@ def lrn_forward(x, size=5, alpha=1e-4, beta=0.75, k=2.0, groups=1):
 
 
 def lrn_backward(dout, cache):
-    """dx_j = dout_j d_j^-beta - 2 alpha beta a_j * (window sum of dout_i a_i d_i^(-beta-1)),
-    as in minialex.functional.lrn.lrn_backward."""
+    """dout (N, C, H, W) -> dx (N, C, H, W), as minialex.functional.lrn.lrn_backward:
+    dx_j = dout_j d_j^-beta - 2 alpha beta a_j * (window sum of dout_i a_i d_i^(-beta-1))."""
     a, size, alpha, beta, k = cache
     g = dout.reshape(a.shape)
     dx = np.empty_like(g)

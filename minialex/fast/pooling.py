@@ -7,7 +7,10 @@ the output is made. The k*k passes over a chunk of a few MB run in cache,
 where over the whole batch each would read main memory. Each chunk pads into,
 folds into and routes into its slice of arrays allocated once per call:
 arrays allocated per chunk would be page-faulted in anew on every call, which
-costs as much as the pooling. Same signatures and numbers as the definition.
+costs as much as the pooling. Same signatures and numbers as the definition
+(the cache is its own: backward finds the maxima again instead of keeping
+argmax); the loops to compare both with: functional/naive.py, maxpool2d_naive
+and avgpool2d_naive.
 """
 import numpy as np
 
@@ -36,6 +39,7 @@ def pad_into(x, xpad, padding, value):
 
 
 def unpad(dxpad, x_shape, padding):
+    """dxpad (N, C, Hp, Wp) -> its (N, C, H, W) part over the unpadded input (a view)."""
     h, w = x_shape[2:]
     return dxpad[:, :, padding:padding + h, padding:padding + w]
 
@@ -98,11 +102,14 @@ def _fold(x, kernel_size, stride, padding, ceil_mode, pad_value, combine):
 
 
 def maxpool2d_forward(x, kernel_size, stride, padding=0, ceil_mode=False):
+    """The maximum of each window (paper section 3.4), as minialex.functional.pooling.maxpool2d_forward:
+    x (N, C, H, W) -> (out (N, C, OH, OW), cache)."""
     xpad, out = _fold(x, kernel_size, stride, padding, ceil_mode, -np.inf, np.maximum)
     return out, (x.shape, xpad, out, kernel_size, stride, padding)
 
 
 def maxpool2d_backward(dout, cache):
+    """dout (N, C, OH, OW) -> dx (N, C, H, W): each window's gradient to its (first) maximum."""
     x_shape, xpad, out, k, stride, padding = cache
     dxpad = np.empty(xpad.shape, dtype=dout.dtype)
     for_each_chunk(lambda s: route_maxima(dout[s], xpad[s], out[s], k, stride, dxpad[s]), _chunks(dxpad))
@@ -110,6 +117,8 @@ def maxpool2d_backward(dout, cache):
 
 
 def avgpool2d_forward(x, kernel_size, stride, padding=0, ceil_mode=False):
+    """The mean of each window, as minialex.functional.pooling.avgpool2d_forward:
+    x (N, C, H, W) -> (out (N, C, OH, OW), cache)."""
     xpad, out = _fold(x, kernel_size, stride, padding, ceil_mode, 0.0, np.add)
     count = window_sizes(x.shape, kernel_size, stride, padding, *out.shape[2:]).astype(x.dtype)
     out /= count
@@ -117,6 +126,7 @@ def avgpool2d_forward(x, kernel_size, stride, padding=0, ceil_mode=False):
 
 
 def avgpool2d_backward(dout, cache):
+    """dout (N, C, OH, OW) -> dx (N, C, H, W): 1/count of each window's gradient to each of its values."""
     x_shape, padded, count, k, stride, padding = cache
     dxpad = np.empty(padded, dtype=dout.dtype)
     for_each_chunk(lambda s: spread_windows(dout[s] / count, k, stride, dxpad[s]), _chunks(dxpad))

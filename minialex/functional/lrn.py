@@ -10,7 +10,8 @@ alpha by ``size``: ``lrn_forward(x, size, alpha)`` equals
 ``torch.nn.LocalResponseNorm(size, alpha * size, beta, k)(x)``.
 
 The CPU's fast path (minialex/fast/lrn.py) computes the same numbers in place,
-a chunk of the batch at a time, with a cheaper power for the paper's beta.
+a chunk of the batch at a time, with a cheaper power for the paper's beta;
+the loops to check both against: functional/naive.py, lrn_naive.
 """
 
 
@@ -32,7 +33,7 @@ def grouped(a, groups):
 
 
 def lrn_forward(x, size=5, alpha=1e-4, beta=0.75, k=2.0, groups=1):
-    """-> (out (N, C, H, W), cache); the paper's constants are the defaults.
+    """x (N, C, H, W) -> (out (N, C, H, W), cache); the paper's constants are the defaults.
 
     ``groups``: normalise within each group of C/groups channels. In the
     paper's two-GPU network each GPU normalises over its own kernel maps

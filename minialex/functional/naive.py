@@ -60,7 +60,7 @@ def conv2d_backward_naive(dout, x, W, stride=1, padding=0, groups=1):
 
 
 def _pool_windows(x, kernel, stride, padding, ceil_mode):
-    """Yield (n, c, y, z, rows, cols): the in-bounds input range of each pooling window."""
+    """Yield (n, c, y, z, rows, cols, (OH, OW)): the in-bounds input range of each pooling window."""
     n, c, h, w = x.shape
     oh = pool_output_size(h, kernel, stride, padding, ceil_mode)
     ow = pool_output_size(w, kernel, stride, padding, ceil_mode)

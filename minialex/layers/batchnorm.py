@@ -14,7 +14,8 @@ class _BatchNorm(Layer):
     ``buffers``: "running_mean" (zeros) and "running_var" (ones): while training, after
     every batch, running <- (1 - momentum) * running + momentum * batch statistic (the
     variance unbiased, over m - 1); ``eval()`` normalises with them instead of the batch's.
-    eps and momentum are PyTorch's defaults (momentum here is the weight of the NEW value).
+    eps and momentum are PyTorch's defaults; as in PyTorch, momentum is the weight of the NEW value
+    (Keras's momentum is that of the old one).
     """
 
     ndim = None  # the input's rank: 4 (N, C, H, W) for BatchNorm2d, 2 (N, D) for BatchNorm1d

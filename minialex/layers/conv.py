@@ -51,7 +51,7 @@ class Conv2d(Layer):
         n, _, h, w = input_shape
         kh, kw = self.kernel_size
         if h + 2 * self.padding < kh or w + 2 * self.padding < kw:
-            raise ValueError(f"{max(kh, kw)}x{max(kh, kw)} window is larger than its {h}x{w} input")
+            raise ValueError(f"{kh}x{kw} window is larger than its {h}x{w} input")
         return (n, self.out_channels, conv_output_size(h, kh, self.stride, self.padding),
                 conv_output_size(w, kw, self.stride, self.padding))
 
