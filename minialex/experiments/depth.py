@@ -72,6 +72,8 @@ def paired(wrong_a, wrong_b):
 
 
 def one_seed(seed, train, test, mean):
+    """One seed's row of depth.json: the network trained with and without conv2 from the same initial
+    weights and batches, both tested on the ten patches of the same (N, 1, 28, 28) test images."""
     x_test = test.images.astype(np.float32) - mean
     views = ten_crop(x_test, CROP)
     wrong = {}
