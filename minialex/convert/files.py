@@ -8,7 +8,7 @@ from pathlib import Path
 from ..data.download import _stream
 from ..files import atomic_write
 
-LIMIT = 2 << 30  # 2 GiB: more than any AlexNet weight file (BVLC's is 233 MB, torchvision's 233 MB)
+LIMIT = 2 << 30  # 2 GiB: far more than an AlexNet weight file (BVLC's and torchvision's: 61 million float32, ~233 MiB)
 
 
 def read_limited(path, what, limit=LIMIT):
