@@ -12,9 +12,8 @@ the network then computes what Caffe computes, with these conversions:
 * **Mean.** Caffe subtracts the training set's mean image (BGR, 256x256, in
   ``imagenet_mean.binaryproto`` of ``caffe_ilsvrc12.tar.gz``); it is read from
   there when given, turned to RGB, else that image's per-channel means fill it
-  (B 104.007, G 116.669, R 122.679, as BVLC's ``examples/00-classification.ipynb``
-  prints them from ``python/caffe/imagenet/ilsvrc_2012_mean.npy``; here cut to
-  two decimals, R 122.67, G 116.66, B 104.00).
+  (R 122.67, G 116.66, B 104.00, as BVLC's Caffe defines them in
+  ``include/caffe/imagenet_mean.hpp``: the mean image's mean pixel).
   Pixels stay in 0..255, as in Caffe and the paper.
 * **Crop.** 227x227, the centre of a 256x256 image.
 * **Local response normalisation.** Caffe's ``alpha`` multiplies the *mean* of
@@ -44,7 +43,7 @@ SHA1 = "9116a64c0fbe4459d18f4bb6b56d647b63920377"  # models/bvlc_alexnet/readme.
 # The mean image and the class names (synset_words.txt): data/ilsvrc12/get_ilsvrc_aux.sh of BVLC/caffe.
 # BVLC publish no checksum for this archive: it is checked by its content (the two files, their sizes).
 AUX_URL = "http://dl.caffe.berkeleyvision.org/caffe_ilsvrc12.tar.gz"
-MEAN_RGB = (122.67, 116.66, 104.00)  # the mean image's per-channel means (00-classification.ipynb), as R, G, B
+MEAN_RGB = (122.67, 116.66, 104.00)  # the mean image's per-channel means (include/caffe/imagenet_mean.hpp), R, G, B
 CROP = 227
 LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8")
 
