@@ -12,7 +12,8 @@ def max_pool(x, size=3, stride=2, ceil_mode=False):
 
 
 def max_pool_backward(dout, x, size=3, stride=2, ceil_mode=False):
-    """Exercise 4.2. dL/dx: each window's gradient to the input that held its maximum (ties: the first);
+    """Exercise 4.2. dout (N, C, OH, OW), x (N, C, H, W) -> dL/dx (N, C, H, W):
+    each window's gradient to the input that held its maximum (ties: the first);
     overlapping windows add up."""
     raise NotImplementedError("Exercise 4.2: max_pool_backward in mynet/pooling.py")  # your code here
 
@@ -23,5 +24,6 @@ def avg_pool(x, size=3, stride=2, ceil_mode=False):
 
 
 def avg_pool_backward(dout, x_shape, size=3, stride=2, ceil_mode=False):
-    """Exercise 4.4. dL/dx of shape x_shape: each window spreads its gradient evenly over its inputs."""
+    """Exercise 4.4. dout (N, C, OH, OW) -> dL/dx of shape x_shape (N, C, H, W):
+    each window spreads its gradient evenly over its inputs."""
     raise NotImplementedError("Exercise 4.4: avg_pool_backward in mynet/pooling.py")  # your code here
